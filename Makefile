@@ -1,0 +1,64 @@
+# legacy-migrate: `make migrate` runs the whole job, `make test` proves it. `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+# Options: PLAN=1 (stop before publishing), PROFILE/SIZE/SEED (seeder), REPLACE=1 (reseed an existing legacy db).
+MIGRATE_ARGS := $(if $(PLAN),--dry-run)
+SEED_ARGS := $(if $(PROFILE),--profile $(PROFILE)) $(if $(SIZE),--size $(SIZE)) $(if $(SEED),--seed $(SEED)) $(if $(REPLACE),--replace)
+
+.PHONY: help venv migrate seed schema stage transform publish test lint format db-urls db-stop clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 not found: install it or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP) ## create .venv from the pinned requirements
+
+migrate: $(STAMP) ## the whole job: seed if empty, schema, stage, transform, publish, summary
+	$(PY) -m loader migrate $(MIGRATE_ARGS)
+
+seed: $(STAMP) ## fill old_bad_db with generated legacy data
+	$(PY) -m seeder $(SEED_ARGS)
+
+schema: $(STAMP) ## create or upgrade the target tables (alembic upgrade head)
+	$(VENV)/bin/alembic upgrade head
+
+stage: $(STAMP) ## copy the legacy tables into new_good_db's staging schema
+	$(PY) -m loader stage
+
+transform: $(STAMP) ## dbt build: parse, clean, normalize, test
+	$(PY) -m loader transform
+
+publish: $(STAMP) ## upsert the dbt marts into the target tables
+	$(PY) -m loader publish $(MIGRATE_ARGS)
+
+test: $(STAMP) ## the test suite, on its own embedded PostgreSQL
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff (lint and format check)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## apply ruff's fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+db-urls: $(STAMP) ## print the URLs of the databases in use (no passwords)
+	@$(PY) -m loader db-urls
+
+db-stop: $(STAMP) ## stop the embedded PostgreSQL server
+	@$(PY) -m loader db-stop
+
+clean: ## remove the virtual environment, dbt artefacts and reports (keeps .pgdata)
+	rm -rf $(VENV) dbt_project/target dbt_project/logs reports

@@ -1,0 +1,175 @@
+-- One row per legacy order: its user and product resolved, its status mapped, and its outcome classified.
+-- Rules (docs/cleaning-rules.md): a user is found by username, then by email, ignoring case and spaces (O1);
+-- a product by its name, ignoring case and spaces, and where several products share the name, by the order's
+-- unit price (O2); a reference that matches more than one row is rejected, never guessed.
+with
+
+orders as (
+    select * from {{ ref('stg_legacy__orders') }}
+),
+
+users as (
+    select * from {{ ref('int_users_deduplicated') }}
+    where outcome <> 'rejected'
+),
+
+products as (
+    select * from {{ ref('int_products_classified') }}
+    where outcome = 'migrated'
+),
+
+status_synonyms as (
+    select * from {{ ref('status_synonyms') }}
+),
+
+user_keys as (
+    select
+        lower(regexp_replace(users.username, '\s+', '', 'g')) as user_key,
+        'username' as matched_by,
+        users.surviving_legacy_user_id
+    from users
+    union all
+    select
+        users.email as user_key,
+        'email' as matched_by,
+        users.surviving_legacy_user_id
+    from users
+    where users.email is not null
+),
+
+user_candidates as (
+    select
+        user_keys.user_key,
+        user_keys.matched_by,
+        count(distinct user_keys.surviving_legacy_user_id) as match_count,
+        min(user_keys.surviving_legacy_user_id) as legacy_user_id
+    from user_keys
+    group by user_keys.user_key, user_keys.matched_by
+),
+
+product_names as (
+    select
+        products.product_name_key,
+        count(*) as match_count,
+        min(products.legacy_product_id) as legacy_product_id
+    from products
+    group by products.product_name_key
+),
+
+orders_with_user as (
+    select
+        orders.*,
+        coalesce(by_username.match_count, by_email.match_count, 0) as user_match_count,
+        coalesce(by_username.legacy_user_id, by_email.legacy_user_id) as legacy_user_id,
+        case
+            when by_username.user_key is not null then 'username'
+            when by_email.user_key is not null then 'email'
+        end as user_matched_by
+    from orders
+    left join user_candidates as by_username
+        on
+            orders.user_identifier_key = by_username.user_key
+            and by_username.matched_by = 'username'
+    left join user_candidates as by_email
+        on
+            orders.user_identifier_key = by_email.user_key
+            and by_email.matched_by = 'email'
+),
+
+price_matches as (
+    select
+        orders.legacy_order_id,
+        count(*) as match_count,
+        min(products.legacy_product_id) as legacy_product_id
+    from orders
+    inner join product_names
+        on orders.product_name_key = product_names.product_name_key
+    inner join products
+        on
+            orders.product_name_key = products.product_name_key
+            and orders.unit_price = products.price
+            and orders.unit_price_currency = products.currency
+    where product_names.match_count > 1
+    group by orders.legacy_order_id
+),
+
+orders_with_product as (
+    select
+        orders_with_user.*,
+        coalesce(product_names.match_count, 0) as product_name_match_count,
+        case
+            when product_names.match_count = 1 then product_names.legacy_product_id
+            when price_matches.match_count = 1 then price_matches.legacy_product_id
+        end as legacy_product_id,
+        case
+            when product_names.match_count = 1 then 'name'
+            when price_matches.match_count = 1 then 'name_and_price'
+        end as product_matched_by,
+        status_synonyms.status
+    from orders_with_user
+    left join product_names
+        on orders_with_user.product_name_key = product_names.product_name_key
+    left join price_matches
+        on orders_with_user.legacy_order_id = price_matches.legacy_order_id
+    left join status_synonyms
+        on orders_with_user.status_key = status_synonyms.status_spelling
+),
+
+duplicates_marked as (
+    select
+        orders_with_product.*,
+        -- A double submit repeats every legacy column but the id: the first id stands for all (rule O3).
+        min(orders_with_product.legacy_order_id) over (
+            partition by orders_with_product.legacy_row - 'id'
+        ) as first_legacy_order_id
+    from orders_with_product
+),
+
+classified as (
+    select
+        duplicates_marked.*,
+        case
+            when duplicates_marked.first_legacy_order_id <> duplicates_marked.legacy_order_id
+                then 'duplicate_order'
+            when duplicates_marked.user_identifier_key is null or duplicates_marked.user_identifier_key = ''
+                then 'user_missing'
+            when duplicates_marked.user_match_count = 0 then 'user_not_found'
+            when duplicates_marked.user_match_count > 1 then 'user_ambiguous'
+            when duplicates_marked.product_name_key is null or duplicates_marked.product_name_key = ''
+                then 'product_missing'
+            when duplicates_marked.product_name_match_count = 0 then 'product_not_found'
+            when duplicates_marked.legacy_product_id is null then 'product_ambiguous'
+            when duplicates_marked.ordered_at_status = 'missing' then 'order_date_missing'
+            when duplicates_marked.ordered_at_status = 'invalid' then 'order_date_invalid'
+            when duplicates_marked.quantity is null then 'quantity_missing'
+            when duplicates_marked.quantity <= 0 then 'quantity_not_positive'
+            when duplicates_marked.quantity > {{ var('max_order_quantity', 1000) }} then 'quantity_implausible'
+            when duplicates_marked.status is null then 'status_unknown'
+            when duplicates_marked.unit_price_status = 'missing' then 'unit_price_missing'
+            when duplicates_marked.unit_price_status in ('invalid', 'negative') then 'unit_price_invalid'
+        end as reason_code
+    from duplicates_marked
+),
+
+final as (
+    select
+        classified.*,
+        case
+            when classified.reason_code is null then 'migrated'
+            when classified.reason_code = 'duplicate_order' then 'merged'
+            else 'rejected'
+        end as outcome,
+        case
+            when classified.reason_code = 'duplicate_order' then 'id'
+            when classified.reason_code like 'user_%' then 'user_identifier_text'
+            when classified.reason_code like 'product_%' then 'product_name_redundant'
+            when classified.reason_code like 'order_date_%' then 'order_date_str'
+            when classified.reason_code like 'quantity_%' then 'quantity'
+            when classified.reason_code = 'status_unknown' then 'status_text'
+            when classified.reason_code like 'unit_price_%' then 'unit_price_str_redundant'
+        end as fault_column,
+        classified.quantity * classified.unit_price as computed_total
+    from classified
+)
+
+select * from final

@@ -1,0 +1,30 @@
+with
+
+users as (
+    select * from {{ ref('int_users_deduplicated') }}
+    where outcome = 'migrated' and address_raw is not null
+),
+
+country_names as (
+    select * from {{ ref('country_names') }}
+),
+
+final as (
+    select
+        users.legacy_user_id::integer as legacy_user_id,
+        users.address_street::varchar(200) as street,
+        users.address_city::varchar(100) as city,
+        users.address_state::varchar(50) as state,
+        users.address_postal_code::varchar(20) as postal_code,
+        -- A country no mapping knows is kept as written (with a warning), never dropped.
+        coalesce(
+            country_names.country,
+            {{ address_part('users.address_raw', 'country') }}
+        )::varchar(60) as country,
+        users.address_raw::text as address_raw
+    from users
+    left join country_names
+        on users.address_country_key = country_names.country_spelling
+)
+
+select * from final

@@ -1,0 +1,20 @@
+with
+
+orders as (
+    select * from {{ ref('int_orders_resolved') }}
+    where outcome = 'migrated'
+),
+
+final as (
+    select
+        orders.legacy_order_id::integer as legacy_order_id,
+        orders.legacy_user_id::integer as legacy_user_id,
+        orders.status::varchar(20) as status,
+        orders.ordered_at::timestamp as ordered_at,
+        -- The total is quantity times unit price; a legacy total that disagrees is a warning (rule O5).
+        orders.computed_total::numeric(12, 2) as total_amount,
+        orders.unit_price_currency::varchar(3) as currency
+    from orders
+)
+
+select * from final

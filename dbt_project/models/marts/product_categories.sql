@@ -1,0 +1,13 @@
+with
+
+products as (
+    select * from {{ ref('int_products_classified') }}
+    where outcome = 'migrated' and category is not null
+),
+
+final as (
+    select distinct products.category::varchar(50) as name
+    from products
+)
+
+select * from final

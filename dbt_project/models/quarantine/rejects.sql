@@ -1,0 +1,66 @@
+-- Every legacy row that is not migrated, exactly once: rejected with a reason, or merged into another row.
+-- The raw value at fault and the whole legacy row travel with it, so the ledger can answer for any legacy id.
+with
+
+users as (
+    select * from {{ ref('int_users_deduplicated') }}
+    where outcome <> 'migrated'
+),
+
+products as (
+    select * from {{ ref('int_products_classified') }}
+    where outcome <> 'migrated'
+),
+
+orders as (
+    select * from {{ ref('int_orders_resolved') }}
+    where outcome <> 'migrated'
+),
+
+unioned as (
+    select
+        'old_users' as legacy_table,
+        users.legacy_user_id as legacy_id,
+        users.outcome,
+        users.reason_code,
+        users.fault_column as column_name,
+        case when users.outcome = 'merged' then users.surviving_legacy_user_id end as merged_into_legacy_id,
+        users.legacy_row
+    from users
+    union all
+    select
+        'old_products' as legacy_table,
+        products.legacy_product_id as legacy_id,
+        products.outcome,
+        products.reason_code,
+        products.fault_column as column_name,
+        null::integer as merged_into_legacy_id,
+        products.legacy_row
+    from products
+    union all
+    select
+        'old_orders' as legacy_table,
+        orders.legacy_order_id as legacy_id,
+        orders.outcome,
+        orders.reason_code,
+        orders.fault_column as column_name,
+        case when orders.outcome = 'merged' then orders.first_legacy_order_id end as merged_into_legacy_id,
+        orders.legacy_row
+    from orders
+),
+
+final as (
+    select
+        unioned.legacy_table,
+        unioned.legacy_id,
+        unioned.outcome,
+        'transform' as stage,
+        unioned.reason_code,
+        unioned.column_name,
+        unioned.legacy_row ->> unioned.column_name as raw_value,
+        unioned.merged_into_legacy_id,
+        unioned.legacy_row
+    from unioned
+)
+
+select * from final

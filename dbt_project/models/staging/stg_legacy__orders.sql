@@ -1,0 +1,76 @@
+with
+
+source as (
+    select * from {{ source('legacy', 'old_orders') }}
+),
+
+cleaned as (
+    select
+        source.id as legacy_order_id,
+        source.user_identifier_text as user_identifier_raw,
+        lower(regexp_replace(source.user_identifier_text, '\s+', '', 'g')) as user_identifier_key,
+        source.product_name_redundant as product_name_raw,
+        {{ spelling_key('source.product_name_redundant') }} as product_name_key,
+        source.order_date_str as ordered_at_raw,
+        {{ clean_text('source.order_date_str') }} as ordered_at_text,
+        source.status_text as status_raw,
+        {{ spelling_key('source.status_text') }} as status_key,
+        source.quantity,
+        source.unit_price_str_redundant as unit_price_raw,
+        {{ clean_text('source.unit_price_str_redundant') }} as unit_price_text,
+        source.total_order_amount_str as total_raw,
+        {{ clean_text('source.total_order_amount_str') }} as total_text,
+        to_jsonb(source) as legacy_row
+    from source
+),
+
+parsed as (
+    select
+        cleaned.*,
+        {{ parse_timestamp('cleaned.ordered_at_text') }} as ordered_at,
+        {{ parse_money_amount('cleaned.unit_price_text') }} as unit_price_amount,
+        {{ parse_money_currency('cleaned.unit_price_text') }} as unit_price_currency,
+        {{ parse_money_amount('cleaned.total_text') }} as total_amount_amount,
+        {{ parse_money_currency('cleaned.total_text') }} as total_currency
+    from cleaned
+),
+
+final as (
+    select
+        parsed.legacy_order_id,
+        parsed.user_identifier_raw,
+        parsed.user_identifier_key,
+        parsed.product_name_raw,
+        parsed.product_name_key,
+        parsed.ordered_at_raw,
+        parsed.ordered_at,
+        case
+            when parsed.ordered_at_text is null then 'missing'
+            when parsed.ordered_at is null then 'invalid'
+            else 'ok'
+        end as ordered_at_status,
+        parsed.status_raw,
+        parsed.status_key,
+        parsed.quantity,
+        parsed.unit_price_raw,
+        parsed.unit_price_amount as unit_price,
+        parsed.unit_price_currency as unit_price_currency,
+        case
+            when parsed.unit_price_text is null then 'missing'
+            when parsed.unit_price_amount is null then 'invalid'
+            when parsed.unit_price_amount < 0 then 'negative'
+            else 'ok'
+        end as unit_price_status,
+        parsed.total_raw,
+        parsed.total_amount_amount as total_amount,
+        parsed.total_currency,
+        case
+            when parsed.total_text is null then 'missing'
+            when parsed.total_amount_amount is null then 'invalid'
+            else 'ok'
+        end as total_status,
+        parsed.legacy_row
+    from parsed
+)
+
+select * from final

@@ -1,0 +1,7 @@
+{# The listed columns together identify at most one row. #}
+{% test unique_combination(model, columns) %}
+    select {{ columns | join(', ') }}
+    from {{ model }}
+    group by {{ columns | join(', ') }}
+    having count(*) > 1
+{% endtest %}

@@ -1,0 +1,38 @@
+"""One way for every command to fail: a single line on stderr that names the problem, and exit code 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+import psycopg
+import sqlalchemy.exc
+
+from loader.config import ConfigError
+
+
+class PipelineError(Exception):
+    """A failure the user can act on; its message is the whole explanation."""
+
+
+EXIT_FAILURE = 2
+
+
+def run_cli(body: Callable[[], int]) -> int:
+    """Run a command body; known failures print `error: …` and return 2, with no traceback unless asked."""
+    try:
+        return body()
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was committed by the step that was running", file=sys.stderr)
+        return 130
+    except (ConfigError, PipelineError) as exc:
+        message = str(exc)
+    except sqlalchemy.exc.DBAPIError as exc:
+        message = f"the database refused a statement: {str(exc.orig).strip().splitlines()[0]}"
+    except psycopg.Error as exc:
+        message = f"the database refused a statement: {str(exc).strip().splitlines()[0]}"
+    if os.environ.get("LEGACY_MIGRATE_DEBUG"):
+        raise
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_FAILURE

@@ -1,0 +1,193 @@
+"""The target schema of `new_good_db`: SQLAlchemy 2.0 models, the one source for Alembic and the publish step."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so Alembic revisions and `alembic check` never depend on server-generated ones.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = Numeric(12, 2)
+# Foreign keys and the secondary unique keys are deferrable: the publish step defers them to its commit, so a
+# converging run may delete, re-point and re-insert rows in any order within its one transaction.
+DEFERRABLE = {"deferrable": True, "initially": "IMMEDIATE"}
+# Legacy timestamps carry no zone; storing them as `timestamp without time zone` invents none.
+LegacyTimestamp = DateTime(timezone=False)
+CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class OrderStatus(enum.Enum):
+    pending = "pending"
+    processing = "processing"
+    shipped = "shipped"
+    delivered = "delivered"
+    cancelled = "cancelled"
+    returned = "returned"
+
+
+class LedgerOutcome(enum.Enum):
+    rejected = "rejected"
+    merged = "merged"
+    warning = "warning"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("username", **DEFERRABLE),
+        UniqueConstraint("email", **DEFERRABLE),
+    )
+
+    user_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    legacy_user_id: Mapped[int] = mapped_column(Integer, unique=True)
+    username: Mapped[str] = mapped_column(String(50))
+    # Normalized (trimmed, lower-case); unique because duplicates are merged before publishing.
+    email: Mapped[str | None] = mapped_column(String(100))
+    full_name: Mapped[str | None] = mapped_column(String(100))
+    # E.164 where the legacy value allows it, else the legacy text as it was (see docs/cleaning-rules.md).
+    phone: Mapped[str | None] = mapped_column(String(32))
+    registered_at: Mapped[datetime | None] = mapped_column(LegacyTimestamp)
+    # Never migrated: legacy users had none, so every migrated user must set one through a reset.
+    password_hash: Mapped[str | None] = mapped_column(Text)
+
+
+class Address(Base):
+    __tablename__ = "addresses"
+
+    address_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE", **DEFERRABLE), unique=True)
+    street: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(50))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(60))
+    # The legacy text the parts came from, so a split can always be checked against its source.
+    address_raw: Mapped[str] = mapped_column(Text)
+
+
+class ProductCategory(Base):
+    __tablename__ = "product_categories"
+    __table_args__ = (CheckConstraint("name <> '' and name = btrim(name)", name="name_trimmed"),)
+
+    category_id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint(CURRENCY_CHECK, name="currency_code"),
+        CheckConstraint("(price is null) = (currency is null)", name="price_has_currency"),
+    )
+
+    product_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    legacy_product_id: Mapped[int] = mapped_column(Integer, unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("product_categories.category_id", **DEFERRABLE), index=True
+    )
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[datetime | None] = mapped_column(LegacyTimestamp)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("total_amount >= 0", name="total_not_negative"),
+        CheckConstraint(CURRENCY_CHECK, name="currency_code"),
+    )
+
+    order_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    legacy_order_id: Mapped[int] = mapped_column(Integer, unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id", **DEFERRABLE), index=True)
+    status: Mapped[OrderStatus] = mapped_column(Enum(OrderStatus, name="order_status"))
+    ordered_at: Mapped[datetime] = mapped_column(LegacyTimestamp)
+    total_amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+        CheckConstraint(CURRENCY_CHECK, name="currency_code"),
+    )
+
+    order_item_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # A legacy order row is one order with one item, so its id keys the item too.
+    legacy_order_id: Mapped[int] = mapped_column(Integer, unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.order_id", ondelete="CASCADE", **DEFERRABLE), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.product_id", **DEFERRABLE), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class MigrationRun(Base):
+    """One run of the pipeline: when, how it ended, and its row counts."""
+
+    __tablename__ = "migration_runs"
+    __table_args__ = (CheckConstraint("status in ('running', 'published', 'planned', 'failed')", name="status_known"),)
+
+    run_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # Audit times of the run itself, not data: the clock is the right source here.
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class LedgerEntry(Base):
+    """What happened to a legacy row that was not migrated as it stood: rejected, merged, or repaired."""
+
+    __tablename__ = "migration_ledger"
+    __table_args__ = (Index(None, "legacy_table", "legacy_id", "run_id"),)
+
+    ledger_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("migration_runs.run_id"), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    legacy_table: Mapped[str] = mapped_column(String(63))
+    legacy_id: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[LedgerOutcome] = mapped_column(Enum(LedgerOutcome, name="ledger_outcome"))
+    stage: Mapped[str] = mapped_column(String(30))
+    reason_code: Mapped[str] = mapped_column(String(50))
+    column_name: Mapped[str | None] = mapped_column(String(63))
+    raw_value: Mapped[str | None] = mapped_column(Text)
+    merged_into_legacy_id: Mapped[int | None] = mapped_column(Integer)
+    raw_row: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -1,0 +1,41 @@
+"""Queries the tests share: row fingerprints and legacy-id accounting."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+TARGET_TABLES = {
+    "users": "user_id",
+    "addresses": "address_id",
+    "product_categories": "category_id",
+    "products": "product_id",
+    "orders": "order_id",
+    "order_items": "order_item_id",
+}
+LEGACY_KEYS = {"old_users": "users", "old_products": "products", "old_orders": "orders"}
+
+
+def fingerprint(conn: psycopg.Connection, table: str, key: str, *, with_xmin: bool) -> str:
+    """One hash of every row's values, in key order; with xmin, a row rewritten unchanged also shows."""
+    row = (
+        sql.SQL("{}::text || {}::text").format(sql.Identifier("xmin"), sql.Identifier(table))
+        if with_xmin
+        else (sql.SQL("{}::text").format(sql.Identifier(table)))
+    )
+    query = sql.SQL("select md5(coalesce(string_agg({}, ',' order by {}), '')) from {}").format(
+        row, sql.Identifier(key), sql.Identifier(table)
+    )
+    result = conn.execute(query).fetchone()
+    assert result is not None
+    return str(result[0])
+
+
+def target_fingerprints(conn: psycopg.Connection, *, with_xmin: bool = True) -> dict[str, str]:
+    return {table: fingerprint(conn, table, key, with_xmin=with_xmin) for table, key in TARGET_TABLES.items()}
+
+
+def count(conn: psycopg.Connection, query: str, *params: object) -> int:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return int(row[0])

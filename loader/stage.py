@@ -16,6 +16,9 @@ from loader.legacy_schema import LEGACY_SCHEMA, required_columns
 
 STAGING_SCHEMA = "staging"
 LOADING_SUFFIX = "__loading"
+# One row: when the legacy snapshot was taken, on the legacy server's clock and in its time zone (the legacy
+# timestamps carry none). Rules that compare with "now", like an order dated in the future, use this instead.
+SNAPSHOT_TABLE = "legacy_snapshot"
 
 
 class LegacySchemaError(PipelineError):
@@ -111,6 +114,7 @@ def stage(settings: Settings) -> dict[str, int]:
         source.isolation_level = IsolationLevel.REPEATABLE_READ
         source.read_only = True
         tables = check_legacy_schema(source, where)
+        taken = source.execute("select localtimestamp").fetchone()
         counts: dict[str, int] = {}
         with target.transaction():
             target.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(STAGING_SCHEMA)))
@@ -125,5 +129,9 @@ def stage(settings: Settings) -> dict[str, int]:
                     )
                 )
                 target.execute(sql.SQL("analyze {}").format(final))
+            snapshot = sql.Identifier(STAGING_SCHEMA, SNAPSHOT_TABLE)
+            target.execute(sql.SQL("drop table if exists {}").format(snapshot))
+            target.execute(sql.SQL("create table {} (taken_at timestamp not null)").format(snapshot))
+            target.execute(sql.SQL("insert into {} values (%s)").format(snapshot), (taken[0] if taken else None,))
         source.rollback()
     return counts

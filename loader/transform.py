@@ -43,10 +43,16 @@ def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def dbt_target_dir() -> Path:
+    """dbt's artefacts folder: dbt_project/target, or DBT_TARGET_PATH (tests give each session its own)."""
+    configured = os.environ.get("DBT_TARGET_PATH")
+    return Path(configured) if configured else DBT_PROJECT_DIR / "target"
+
+
 def transform(settings: Settings) -> dict[str, int]:
     """Run `dbt build`; return how many nodes passed per kind, or raise with dbt's own error lines."""
     result = run_dbt(settings, "build", "--no-use-colors")
-    results_file = DBT_PROJECT_DIR / "target" / "run_results.json"
+    results_file = dbt_target_dir() / "run_results.json"
     if result.returncode != 0:
         errors = [
             line

@@ -40,6 +40,7 @@ class Databases:
     server: Server
     old_name: str
     new_name: str
+    scratch: Path
 
     @property
     def old_url(self) -> str:
@@ -57,6 +58,9 @@ class Databases:
             NEW_DATABASE_URL=self.new_url,
             LEGACY_MIGRATE_ENV_FILE=os.devnull,
             DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+            # dbt's artefacts and logs per test, so parallel runs never share dbt_project/target.
+            DBT_TARGET_PATH=str(self.scratch / "dbt_target"),
+            DBT_LOG_PATH=str(self.scratch / "dbt_logs"),
         )
         env.update(overrides)
         return env
@@ -84,10 +88,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
-def databases(server: Server) -> Iterator[Databases]:
+def databases(server: Server, tmp_path: Path) -> Iterator[Databases]:
     """A fresh, empty old and new database pair for one test."""
     n = next(_names)
-    pair = Databases(server, f"old_bad_db_{n}", f"new_good_db_{n}")
+    pair = Databases(server, f"old_bad_db_{n}", f"new_good_db_{n}", tmp_path)
     with server.admin() as conn:
         for name in (pair.old_name, pair.new_name):
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))

@@ -46,13 +46,15 @@ publish: $(STAMP) ## upsert the dbt marts into the target tables
 test: $(STAMP) ## the test suite, on its own embedded PostgreSQL
 	$(PY) -m pytest
 
-lint: $(STAMP) ## ruff (lint and format check)
+lint: $(STAMP) ## ruff (lint and format check) and sqlfluff on the dbt project
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models macros tests
 
-format: $(STAMP) ## apply ruff's fixes
+format: $(STAMP) ## apply ruff's and sqlfluff's fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+	cd dbt_project && ../$(VENV)/bin/sqlfluff fix models macros tests
 
 db-urls: $(STAMP) ## print the URLs of the databases in use (no passwords)
 	@$(PY) -m loader db-urls

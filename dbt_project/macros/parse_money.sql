@@ -6,12 +6,13 @@
     Expects a value already passed through clean_text().
 #}
 {% macro money_digits(value) -%}
-    regexp_replace({{ value }}, '\s*(usd|eur|us\$|\$|€)\s*', '', 'gi')
+    {#- Plain replace() and translate(), not a regular expression: this runs several times per value. -#}
+    replace(replace(replace(translate(lower({{ value }}), '$€ ', ''), 'usd', ''), 'eur', ''), 'us', '')
 {%- endmacro %}
 
 {% macro parse_money_amount(value) -%}
     {%- set digits = money_digits(value) -%}
-    case
+    (case
         when lower({{ value }}) in ('free', 'gratis') then 0.00
         when {{ digits }} ~ '^-?\d{1,10}(\.\d{1,2})?$'
             then ({{ digits }})::numeric
@@ -21,7 +22,7 @@
             then replace(replace({{ digits }}, '.', ''), ',', '.')::numeric
         when {{ digits }} ~ '^-?\d{1,10},\d{1,2}$'
             then replace({{ digits }}, ',', '.')::numeric
-    end
+    end)::numeric(12, 2)
 {%- endmacro %}
 
 {#

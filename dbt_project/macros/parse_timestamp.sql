@@ -10,7 +10,8 @@
     {%- set second = "split_part(" ~ value ~ ", '/', 2)" -%}
     {%- set slash_year = "left(split_part(" ~ value ~ ", '/', 3), 4)" -%}
     {%- set clock = "split_part(" ~ value ~ ", ' ', 2)" -%}
-    {%- set hour12 = "(split_part(" ~ clock ~ ", ':', 1)::int % 12 + case when upper(right(" ~ value ~ ", 2)) = 'PM' then 12 else 0 end)::text" -%}
+    {%- set pm_offset = "case when upper(right(" ~ value ~ ", 2)) = 'PM' then 12 else 0 end" -%}
+    {%- set hour12 = "(split_part(" ~ clock ~ ", ':', 1)::int % 12 + " ~ pm_offset ~ ")::text" -%}
     {%- set minute12 = "left(split_part(" ~ clock ~ ", ':', 2), 2)" -%}
     case
         when {{ value }} ~ '^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$'

@@ -1,4 +1,9 @@
-{# The key a free-text spelling is looked up by in a mapping seed: lower case, single spaces, trimmed. #}
+{# Trimmed, with every run of whitespace made one space (rules A1, N1). #}
+{% macro squish(value) -%}
+    btrim(regexp_replace({{ value }}, '\s+', ' ', 'g'))
+{%- endmacro %}
+
+{# The key a free-text spelling is looked up by in a mapping seed: squished and lower case. #}
 {% macro spelling_key(value) -%}
-    lower(btrim(regexp_replace({{ value }}, '\s+', ' ', 'g')))
+    lower({{ squish(value) }})
 {%- endmacro %}

@@ -22,6 +22,10 @@ status_synonyms as (
     select * from {{ ref('status_synonyms') }}
 ),
 
+snapshot as (
+    select * from {{ ref('stg_legacy__snapshot') }}
+),
+
 user_keys as (
     select
         lower(regexp_replace(users.username, '\s+', '', 'g')) as user_key,
@@ -105,7 +109,9 @@ orders_with_product as (
             when product_names.match_count = 1 then 'name'
             when price_matches.match_count = 1 then 'name_and_price'
         end as product_matched_by,
-        status_synonyms.status
+        status_synonyms.status,
+        resolved_user.registered_at as user_registered_at,
+        snapshot.snapshot_taken_at
     from orders_with_user
     left join product_names
         on orders_with_user.product_name_key = product_names.product_name_key
@@ -113,16 +119,27 @@ orders_with_product as (
         on orders_with_user.legacy_order_id = price_matches.legacy_order_id
     left join status_synonyms
         on orders_with_user.status_key = status_synonyms.status_spelling
+    left join users as resolved_user
+        on orders_with_user.legacy_user_id = resolved_user.legacy_user_id
+    left join snapshot on true
+),
+
+first_of_duplicates as (
+    -- A double submit repeats every legacy column but the id: the first id stands for all (rule O3).
+    select
+        orders.legacy_row_digest,
+        min(orders.legacy_order_id) as first_legacy_order_id
+    from orders
+    group by orders.legacy_row_digest
 ),
 
 duplicates_marked as (
     select
         orders_with_product.*,
-        -- A double submit repeats every legacy column but the id: the first id stands for all (rule O3).
-        min(orders_with_product.legacy_order_id) over (
-            partition by orders_with_product.legacy_row - 'id'
-        ) as first_legacy_order_id
+        first_of_duplicates.first_legacy_order_id
     from orders_with_product
+    inner join first_of_duplicates
+        on orders_with_product.legacy_row_digest = first_of_duplicates.legacy_row_digest
 ),
 
 classified as (
@@ -141,6 +158,9 @@ classified as (
             when duplicates_marked.legacy_product_id is null then 'product_ambiguous'
             when duplicates_marked.ordered_at_status = 'missing' then 'order_date_missing'
             when duplicates_marked.ordered_at_status = 'invalid' then 'order_date_invalid'
+            when duplicates_marked.ordered_at > duplicates_marked.snapshot_taken_at then 'order_date_in_future'
+            when duplicates_marked.ordered_at::date < duplicates_marked.user_registered_at::date
+                then 'order_before_registration'
             when duplicates_marked.quantity is null then 'quantity_missing'
             when duplicates_marked.quantity <= 0 then 'quantity_not_positive'
             when duplicates_marked.quantity > {{ var('max_order_quantity', 1000) }} then 'quantity_implausible'
@@ -163,7 +183,7 @@ final as (
             when classified.reason_code = 'duplicate_order' then 'id'
             when classified.reason_code like 'user_%' then 'user_identifier_text'
             when classified.reason_code like 'product_%' then 'product_name_redundant'
-            when classified.reason_code like 'order_date_%' then 'order_date_str'
+            when classified.reason_code like 'order_%' then 'order_date_str'
             when classified.reason_code like 'quantity_%' then 'quantity'
             when classified.reason_code = 'status_unknown' then 'status_text'
             when classified.reason_code like 'unit_price_%' then 'unit_price_str_redundant'

@@ -2,7 +2,7 @@ with
 
 users as (
     select * from {{ ref('int_users_deduplicated') }}
-    where outcome = 'migrated' and address_raw is not null
+    where outcome = 'migrated' and address_status <> 'missing'
 ),
 
 country_names as (
@@ -17,10 +17,7 @@ final as (
         users.address_state::varchar(50) as state,
         users.address_postal_code::varchar(20) as postal_code,
         -- A country no mapping knows is kept as written (with a warning), never dropped.
-        coalesce(
-            country_names.country,
-            {{ address_part('users.address_raw', 'country') }}
-        )::varchar(60) as country,
+        coalesce(country_names.country, users.address_country_text)::varchar(60) as country,
         users.address_raw::text as address_raw
     from users
     left join country_names

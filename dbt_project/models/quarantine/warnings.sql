@@ -31,26 +31,27 @@ user_repairs as (
     from users
     left join country_names
         on users.address_country_key = country_names.country_spelling
-    cross join lateral (
-        values
-        (case when users.email_status = 'invalid' then 'email_invalid' end, 'email'),
-        (
-            case when users.registered_at_status = 'invalid' then 'registration_date_invalid' end,
-            'registration_date_str'
-        ),
-        (case when users.phone_status = 'kept_raw' then 'phone_not_normalized' end, 'phone_number_str'),
-        (
-            case when users.address_raw is not null and users.address_city is null then 'address_not_split' end,
-            'address_combined'
-        ),
-        (
-            case
-                when users.address_country_key is not null and country_names.country is null
-                    then 'country_unknown'
-            end,
-            'address_combined'
-        )
-    ) as repairs (reason_code, column_name)
+    cross join
+        lateral (
+            values
+            (case when users.email_status = 'invalid' then 'email_invalid' end, 'email'),
+            (
+                case when users.registered_at_status = 'invalid' then 'registration_date_invalid' end,
+                'registration_date_str'
+            ),
+            (case when users.phone_status = 'kept_raw' then 'phone_not_normalized' end, 'phone_number_str'),
+            (
+                case when users.address_status = 'not_split' then 'address_not_split' end,
+                'address_combined'
+            ),
+            (
+                case
+                    when users.address_country_key is not null and country_names.country is null
+                        then 'country_unknown'
+                end,
+                'address_combined'
+            )
+        ) as repairs (reason_code, column_name)
     where repairs.reason_code is not null
 ),
 
@@ -62,18 +63,19 @@ product_repairs as (
         repairs.column_name,
         products.legacy_row
     from products
-    cross join lateral (
-        values
-        (case when products.price_status = 'invalid' then 'price_invalid' end, 'price_str'),
-        (case when products.price_status = 'negative' then 'price_negative' end, 'price_str'),
-        (case when products.created_at_status = 'invalid' then 'created_date_invalid' end, 'created_at_str'),
-        (
-            case
-                when products.category_key is not null and products.category is null then 'category_unknown'
-            end,
-            'category_name_redundant'
-        )
-    ) as repairs (reason_code, column_name)
+    cross join
+        lateral (
+            values
+            (case when products.price_status = 'invalid' then 'price_invalid' end, 'price_str'),
+            (case when products.price_status = 'negative' then 'price_negative' end, 'price_str'),
+            (case when products.created_at_status = 'invalid' then 'created_date_invalid' end, 'created_at_str'),
+            (
+                case
+                    when products.category_key is not null and products.category is null then 'category_unknown'
+                end,
+                'category_name_redundant'
+            )
+        ) as repairs (reason_code, column_name)
     where repairs.reason_code is not null
 ),
 
@@ -85,18 +87,19 @@ order_repairs as (
         'total_order_amount_str' as column_name,
         orders.legacy_row
     from orders
-    cross join lateral (
-        values (
-            case
-                when orders.total_status = 'missing' then 'total_missing'
-                when orders.total_status = 'invalid' then 'total_unreadable'
-                when
-                    orders.total_amount <> orders.computed_total
-                    or orders.total_currency <> orders.unit_price_currency
-                    then 'total_mismatch'
-            end
-        )
-    ) as repairs (reason_code)
+    cross join
+        lateral (
+            values (
+                case
+                    when orders.total_status = 'missing' then 'total_missing'
+                    when orders.total_status = 'invalid' then 'total_unreadable'
+                    when
+                        orders.total_amount <> orders.computed_total
+                        or orders.total_currency <> orders.unit_price_currency
+                        then 'total_mismatch'
+                end
+            )
+        ) as repairs (reason_code)
     where repairs.reason_code is not null
 ),
 

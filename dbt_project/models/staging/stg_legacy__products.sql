@@ -4,7 +4,7 @@ source as (
     select * from {{ source('legacy', 'old_products') }}
 ),
 
-cleaned as (
+cleaned as materialized (
     select
         source.id as legacy_product_id,
         {{ clean_text('source.product_name') }} as product_name,
@@ -19,7 +19,7 @@ cleaned as (
     from source
 ),
 
-parsed as (
+parsed as materialized (
     select
         cleaned.*,
         {{ parse_money_amount('cleaned.price_text') }} as price_amount,

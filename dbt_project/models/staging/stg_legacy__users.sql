@@ -1,69 +1,147 @@
+{#- Rule A1: a US state and ZIP code, or a military post office (APO/FPO/DPO), state and ZIP code. #}
+{%- set state_zip_pattern = '^((APO|FPO|DPO) )?[A-Z]{2} \d{5}(-\d{4})?$' %}
+
 with
 
 source as (
     select * from {{ source('legacy', 'old_users') }}
 ),
 
-cleaned as (
+cleaned as materialized (
     select
         source.id as legacy_user_id,
         btrim(source.username) as username,
         source.email as email_raw,
         {{ clean_text('source.email') }} as email_text,
-        {{ clean_text('source.full_name') }} as full_name_text,
+        {{ squish(clean_text('source.full_name')) }} as full_name_text,
         source.registration_date_str as registered_at_raw,
         {{ clean_text('source.registration_date_str') }} as registered_at_text,
-        {{ clean_text('source.address_combined') }} as address_text,
+        source.address_combined as address_raw,
+        -- Rule A1: single spaces, and every comma written as ", ", so the parts split on one separator.
+        btrim(
+            regexp_replace(
+                regexp_replace({{ clean_text('source.address_combined') }}, '\s+', ' ', 'g'), ' ?, ?', ', ', 'g'
+            ),
+            ', '
+        ) as address_text,
         source.phone_number_str as phone_raw,
         {{ clean_text('source.phone_number_str') }} as phone_text,
         to_jsonb(source) as legacy_row
     from source
 ),
 
-parsed as (
+parsed as materialized (
     select
         cleaned.*,
         {{ normalize_email('cleaned.email_text') }} as email_normalized,
         {{ tidy_name('cleaned.full_name_text') }} as full_name,
         {{ parse_timestamp('cleaned.registered_at_text') }} as registered_at,
-        {{ normalize_phone('cleaned.phone_text') }} as phone_e164
+        {{ normalize_phone('cleaned.phone_text') }} as phone_e164,
+        split_part(cleaned.address_text, ', ', -1) as address_last_part,
+        split_part(cleaned.address_text, ', ', -2) as address_second_last_part
     from cleaned
+),
+
+-- Rule A1, read from the right: is there a country after the `ST 12345` (or military) part, or none at all?
+address_tail as materialized (
+    select
+        parsed.*,
+        case
+            when parsed.address_last_part ~ '{{ state_zip_pattern }}'
+                then parsed.address_last_part
+            when
+                parsed.address_text like '%, %'
+                and parsed.address_second_last_part ~ '{{ state_zip_pattern }}'
+                then parsed.address_second_last_part
+        end as address_state_zip,
+        case
+            when parsed.address_last_part ~ '{{ state_zip_pattern }}'
+                then length(parsed.address_last_part)
+            when
+                parsed.address_text like '%, %'
+                and parsed.address_second_last_part ~ '{{ state_zip_pattern }}'
+                then length(parsed.address_second_last_part) + 2 + length(parsed.address_last_part)
+        end as address_tail_length
+    from parsed
+),
+
+address_split as (
+    select
+        address_tail.*,
+        address_tail.address_state_zip ~ '^(APO|FPO|DPO) ' as is_military_address,
+        -- What stands before the state: "street, city", or for a military address the whole street.
+        case
+            when length(address_tail.address_text) > address_tail.address_tail_length
+                then left(
+                        address_tail.address_text,
+                        length(address_tail.address_text) - address_tail.address_tail_length - 2
+                    )
+        end as address_head
+    from address_tail
 ),
 
 final as (
     select
-        parsed.legacy_user_id,
-        parsed.username,
-        parsed.email_raw,
-        case when {{ is_valid_email('parsed.email_normalized') }} then parsed.email_normalized end as email,
+        address_split.legacy_user_id,
+        address_split.username,
+        address_split.email_raw,
         case
-            when parsed.email_text is null then 'missing'
-            when {{ is_valid_email('parsed.email_normalized') }} then 'ok'
+            when {{ is_valid_email('address_split.email_normalized') }} then address_split.email_normalized
+        end as email,
+        case
+            when address_split.email_text is null then 'missing'
+            when {{ is_valid_email('address_split.email_normalized') }} then 'ok'
             else 'invalid'
         end as email_status,
-        parsed.full_name,
-        parsed.registered_at_raw,
-        parsed.registered_at,
+        address_split.full_name,
+        address_split.registered_at_raw,
+        address_split.registered_at,
         case
-            when parsed.registered_at_text is null then 'missing'
-            when parsed.registered_at is null then 'invalid'
+            when address_split.registered_at_text is null then 'missing'
+            when address_split.registered_at is null then 'invalid'
             else 'ok'
         end as registered_at_status,
-        parsed.address_text as address_raw,
-        {{ address_part('parsed.address_text', 'street') }} as address_street,
-        {{ address_part('parsed.address_text', 'city') }} as address_city,
-        {{ address_part('parsed.address_text', 'state') }} as address_state,
-        {{ address_part('parsed.address_text', 'postal_code') }} as address_postal_code,
-        {{ spelling_key(address_part('parsed.address_text', 'country')) }} as address_country_key,
-        parsed.phone_raw,
-        coalesce(parsed.phone_e164, parsed.phone_text) as phone,
+        address_split.address_raw,
         case
-            when parsed.phone_text is null then 'missing'
-            when parsed.phone_e164 is null then 'kept_raw'
+            when address_split.is_military_address then address_split.address_head
+            when address_split.address_head like '%, %'
+                then left(
+                        address_split.address_head,
+                        length(address_split.address_head)
+                        - length(split_part(address_split.address_head, ', ', -1))
+                        - 2
+                    )
+        end as address_street,
+        case
+            when address_split.is_military_address then split_part(address_split.address_state_zip, ' ', 1)
+            else split_part(address_split.address_head, ', ', -1)
+        end as address_city,
+        split_part(address_split.address_state_zip, ' ', case when address_split.is_military_address then 2 else 1 end)
+            as address_state,
+        split_part(address_split.address_state_zip, ' ', case when address_split.is_military_address then 3 else 2 end)
+            as address_postal_code,
+        case
+            when address_split.address_tail_length > length(address_split.address_last_part)
+                then address_split.address_last_part
+        end as address_country_text,
+        case
+            when address_split.address_tail_length > length(address_split.address_last_part)
+                then {{ spelling_key('address_split.address_last_part') }}
+        end as address_country_key,
+        case
+            when address_split.address_text is null then 'missing'
+            when address_split.address_state_zip is null then 'not_split'
+            else 'ok'
+        end as address_status,
+        address_split.phone_raw,
+        coalesce(address_split.phone_e164, address_split.phone_text) as phone,
+        case
+            when address_split.phone_text is null then 'missing'
+            when address_split.phone_e164 is null then 'kept_raw'
             else 'ok'
         end as phone_status,
-        parsed.legacy_row
-    from parsed
+        address_split.legacy_row
+    from address_split
 )
 
 select * from final

@@ -64,3 +64,8 @@ db-stop: $(STAMP) ## stop the embedded PostgreSQL server
 
 clean: ## remove the virtual environment, dbt artefacts and reports (keeps .pgdata)
 	rm -rf $(VENV) dbt_project/target dbt_project/logs reports
+
+# The seeder's answer key (schema answer_key of the legacy db) against the last published run; reports/score.md.
+.PHONY: score
+score: $(STAMP) ## grade new_good_db against the seeder's answer key: reports/score.json, reports/score.md
+	$(PY) -m seeder score

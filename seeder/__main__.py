@@ -1,44 +1,87 @@
-"""python -m seeder: fill old_bad_db with generated legacy data in the legacy app's formats."""
+"""python -m seeder: fill old_bad_db with generated legacy data and its answer key; `score` grades a migration."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from loader.cli_errors import run_cli
-from loader.config import load_settings
+from loader.config import PROJECT_ROOT, load_settings
+from seeder.catalogue import DEFAULT_PROFILE, PROFILES
 from seeder.generate import Sizes
-from seeder.seed import seed
+
+ENVIRONMENT_HELP = (
+    "Reads OLD_DATABASE_URL / NEW_DATABASE_URL or OLD_DB_* / NEW_DB_* from the environment or .env; "
+    "with neither, uses the embedded server."
+)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m seeder",
         description=(
-            "Create the legacy tables (old_users, old_products, old_orders) in the legacy database and fill them "
-            "with generated data. Reads OLD_DATABASE_URL or OLD_DB_* from the environment or .env; "
-            "with neither, uses the embedded server."
+            "Create the legacy tables (old_users, old_products, old_orders) in the legacy database, fill them with "
+            "generated data written through the dirt catalogue (docs/dirt-catalogue.md), and write the answer key "
+            "(schema answer_key) beside them. " + ENVIRONMENT_HELP
         ),
     )
     parser.add_argument(
         "--size", type=int, default=10_000, help="legacy orders to generate (users: size/5, products: size/50)"
     )
     parser.add_argument("--seed", type=int, default=42, help="random seed: the same seed and size give the same rows")
-    parser.add_argument("--profile", choices=["legacy"], default="legacy", help="which dirt to write")
+    parser.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        default=DEFAULT_PROFILE,
+        help="legacy: only what the legacy app itself wrote; dirty (default): every pattern of the dirt catalogue",
+    )
     parser.add_argument("--replace", action="store_true", help="drop and regenerate legacy tables that hold data")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    score = commands.add_parser(
+        "score",
+        help="compare new_good_db with the answer key; write reports/score.json and reports/score.md",
+        description="Grade the last published migration in new_good_db against the answer key in old_bad_db. "
+        + ENVIRONMENT_HELP,
+    )
+    score.add_argument(
+        "--reports", type=Path, default=PROJECT_ROOT / "reports", help="folder for score.json and score.md"
+    )
+    commands.add_parser("catalogue", help="print the dirt catalogue as markdown (docs/dirt-catalogue.md)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.size < 1:
         parser.error("--size must be at least 1")
 
     def run() -> int:
+        if args.command == "catalogue":
+            from seeder.catalogue import markdown
+
+            sys.stdout.write(markdown())
+            return 0
         settings = load_settings()
+        if args.command == "score":
+            from seeder.score import score
+
+            return score(settings, args.reports)
+        from seeder.seed import seed
+
+        sizes = Sizes(orders=args.size)
         started = time.perf_counter()
-        result = seed(settings.old, seed_value=args.seed, sizes=Sizes(orders=args.size), replace=args.replace)
+        result = seed(settings.old, seed_value=args.seed, sizes=sizes, replace=args.replace, profile=args.profile)
         elapsed = time.perf_counter() - started
         total = sum(result.rows.values())
         counts = ", ".join(f"{table} {n}" for table, n in result.rows.items())
-        print(f"seeded {settings.old.describe()}: {counts} ({total / elapsed:,.0f} rows/s)")
+        print(
+            f"seeded {settings.old.describe()} (profile {args.profile}, seed {args.seed}): {counts}; "
+            f"answer key: {result.answer_rows} rows in schema answer_key"
+        )
+        print(f"seeder: {total:,} legacy rows in {elapsed:.1f} s ({total / elapsed:,.0f} rows/s)")
         return 0
 
     return run_cli(run)

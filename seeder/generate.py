@@ -1,42 +1,27 @@
-"""Canonical entities first, then their rendering in the legacy app's own formats.
+"""Canonical entities first, then their legacy rendering through the dirt patterns, a chunk at a time.
 
-Faker is called only to fill pools at start; rows draw from the pools with one seeded generator,
-so the same seed and size always give the same rows, and the cost per row stays small.
+Every random number comes from numpy generators seeded with (seed, table, chunk), and Faker only fills the
+pools once: the same seed and size give the same bytes, whatever the machine, and the work per row is a few
+list operations. Users and products are planned whole (orders pick any of them, and second registrations or
+shared names pair rows across the table); orders stream in chunks, so memory does not grow with their number.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
 
-from faker import Faker
+import numpy as np
+
+from seeder import orders as order_rows
+from seeder import products as product_rows
+from seeder import users as user_rows
+from seeder.catalogue import Profile
+from seeder.pools import build_pools
 
 Row = tuple[object, ...]
-
-CATEGORIES = ("Electronics", "Books", "Home Goods", "Apparel", "Sports")
-# How the legacy app wrote each category: the canonical name or one of its variants.
-LEGACY_CATEGORY_SPELLINGS = {
-    "Electronics": ("Electronics", "electronics"),
-    "Books": ("Books", "libros"),
-    "Home Goods": ("Home Goods",),
-    "Apparel": ("Apparel", " ropa "),
-    "Sports": ("Sports",),
-}
-STATUSES = ("pending", "processing", "shipped", "delivered", "cancelled", "returned")
-LEGACY_STATUS_SPELLINGS = {
-    "pending": ("pending", "Pending"),
-    "processing": ("PROCESSING",),
-    "shipped": ("shipped", "Shipped"),
-    "delivered": ("delivered", "DELIVERED"),
-    "cancelled": ("cancelled",),
-    "returned": ("Returned?",),
-}
-EPOCH_START = datetime(2015, 1, 1)
-EPOCH_END = datetime(2024, 6, 30)
-POOL_SIZE = 2000
+CHUNK_ROWS = 50_000
+USERS_STREAM, PRODUCTS_STREAM, ORDERS_STREAM = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -51,139 +36,72 @@ class Sizes:
     def products(self) -> int:
         return max(1, self.orders // 50)
 
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    username: str
-    email: str | None
-    registered_at: datetime
+    @property
+    def total(self) -> int:
+        return self.orders + self.users + self.products
 
 
 @dataclass(frozen=True)
-class Product:
-    id: int
-    name: str
-    price: Decimal
-    currency: str
-    price_suffix: bool
+class Chunk:
+    """Rows of one legacy table and the answer-key rows that describe them, in the same order."""
+
+    table: str
+    legacy_rows: list[Row]
+    answer_rows: list[Row]
 
 
-class Pools:
-    """Faker values drawn once; everything per row picks from these."""
-
-    def __init__(self, faker: Faker) -> None:
-        self.first_names = [faker.first_name() for _ in range(POOL_SIZE)]
-        self.last_names = [faker.last_name() for _ in range(POOL_SIZE)]
-        self.user_names = [faker.user_name() for _ in range(POOL_SIZE)]
-        self.domains = [faker.free_email_domain() for _ in range(50)]
-        self.streets = [faker.street_address() for _ in range(POOL_SIZE)]
-        self.cities = [faker.city() for _ in range(POOL_SIZE)]
-        self.states = [faker.state_abbr() for _ in range(60)]
-        self.zips = [faker.zipcode() for _ in range(POOL_SIZE)]
-        # The legacy column is varchar(20): the legacy app cut longer numbers, and so does the seeder.
-        self.phones = [faker.phone_number()[:20] for _ in range(POOL_SIZE)]
-        self.sentences = [faker.sentence(nb_words=12) for _ in range(POOL_SIZE)]
-        self.adjectives = sorted({faker.word(part_of_speech="adjective").title() for _ in range(400)})
-        self.nouns = sorted({faker.word(part_of_speech="noun").title() for _ in range(800)})
+def _rng(seed: int, stream: int, chunk: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, stream, chunk])
 
 
-def _timestamp_between(rng: random.Random, start: datetime, end: datetime) -> datetime:
-    span = max(60, int((end - start).total_seconds()))
-    return (start + timedelta(seconds=rng.randrange(span))).replace(second=0, microsecond=0)
+def generate(seed: int, sizes: Sizes, profile: Profile) -> Iterator[Chunk]:
+    """The legacy tables and their answer key, chunk by chunk: old_users, then old_products, then old_orders."""
+    pools = build_pools(seed)
 
+    plan = user_rows.plan_users(_rng(seed, USERS_STREAM), sizes.users, profile)
+    usernames: list[str] = []
+    raw_emails: list[str | None] = []
+    email_valid, survivors, registered_day = [], [], []
+    for start in range(0, sizes.users, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, sizes.users)
+        batch = user_rows.canonical_users(plan, pools, start, stop)
+        forms = {column: codes[start:stop] for column, codes in plan.forms.items()}
+        rendered = user_rows.render_users(batch, forms, plan.picks[start:stop], plan.merged_into[start:stop])
+        usernames += rendered.usernames
+        raw_emails += rendered.raw_emails
+        email_valid.append(rendered.email_valid)
+        survivors.append(rendered.survivor_ids)
+        registered_day.append(rendered.registered_day)
+        yield Chunk("old_users", rendered.legacy_rows, rendered.answer_rows)
+    users = order_rows.UserIndex(
+        usernames=np.array(usernames, dtype=object),
+        raw_emails=np.array(raw_emails, dtype=object),
+        email_valid=np.concatenate(email_valid),
+        survivor_ids=np.concatenate(survivors),
+        registered_day=np.concatenate(registered_day),
+        registered_at=plan.registered_at,
+    )
+    del usernames, raw_emails
 
-def _money(amount: Decimal, currency: str, suffix: bool) -> str:
-    return f"{amount:.2f} {currency}" if suffix or currency != "USD" else f"{amount:.2f}"
+    catalogue_plan = product_rows.plan_products(_rng(seed, PRODUCTS_STREAM), pools, sizes.products, profile)
+    rendered_products = product_rows.render_products(
+        catalogue_plan.products, catalogue_plan.forms, catalogue_plan.picks
+    )
+    yield Chunk("old_products", rendered_products.legacy_rows, rendered_products.answer_rows)
+    products = order_rows.ProductIndex(
+        names=np.array([p.name for p in catalogue_plan.products], dtype=object),
+        migrated=rendered_products.migrated,
+        price_cents=rendered_products.price_cents,
+        currency=np.array(rendered_products.currency, dtype=object),
+        true_cents=np.array([p.price_cents for p in catalogue_plan.products], dtype=np.int64),
+        true_currency=np.array([p.currency for p in catalogue_plan.products], dtype=object),
+        partner=catalogue_plan.partner,
+    )
 
-
-def generate_users(rng: random.Random, pools: Pools, count: int) -> tuple[list[User], list[Row]]:
-    users: list[User] = []
-    rows: list[Row] = []
-    for user_id in range(1, count + 1):
-        first, last = rng.choice(pools.first_names), rng.choice(pools.last_names)
-        username = f"{rng.choice(pools.user_names)}{user_id}"
-        email = None if rng.random() < 0.03 else f"{first}.{last}{user_id}@{rng.choice(pools.domains)}".lower()
-        registered_at = _timestamp_between(rng, EPOCH_START, EPOCH_END - timedelta(days=30))
-        address = None
-        if rng.random() > 0.02:
-            address = (
-                f"{rng.choice(pools.streets)}, {rng.choice(pools.cities)}, "
-                f"{rng.choice(pools.states)} {rng.choice(pools.zips)}, USA"
-            )
-        users.append(User(user_id, username, email, registered_at))
-        rows.append(
-            (
-                user_id,
-                username,
-                email,
-                f"{first} {last}",
-                registered_at.strftime("%Y-%m-%d %H:%M"),
-                address,
-                rng.choice(pools.phones),
-            )
+    for chunk, start in enumerate(range(0, sizes.orders, CHUNK_ROWS)):
+        count = min(CHUNK_ROWS, sizes.orders - start)
+        batch, forms, picks = order_rows.plan_orders(
+            _rng(seed, ORDERS_STREAM, chunk), start + 1, count, profile, users, products
         )
-    return users, rows
-
-
-def generate_products(rng: random.Random, pools: Pools, count: int) -> tuple[list[Product], list[Row]]:
-    products: list[Product] = []
-    rows: list[Row] = []
-    used: set[str] = set()
-    for product_id in range(1, count + 1):
-        name = f"{rng.choice(pools.adjectives)} {rng.choice(pools.nouns)}"
-        if name in used:
-            name = f"{name} {product_id}"
-        used.add(name)
-        currency = "EUR" if rng.random() < 0.15 else "USD"
-        price = Decimal(rng.randrange(100, 50000)) / 100
-        product = Product(product_id, name, price, currency, price_suffix=rng.random() < 0.4)
-        category = rng.choice(CATEGORIES)
-        created = _timestamp_between(rng, EPOCH_START, EPOCH_END)
-        products.append(product)
-        rows.append(
-            (
-                product_id,
-                name,
-                rng.choice(pools.sentences),
-                _money(price, currency, product.price_suffix),
-                rng.choice(LEGACY_CATEGORY_SPELLINGS[category]),
-                created.strftime("%d/%m/%Y"),
-            )
-        )
-    return products, rows
-
-
-def generate_orders(rng: random.Random, users: list[User], products: list[Product], count: int) -> Iterator[Row]:
-    """Orders are streamed: only users and products are held in memory, whatever the size."""
-    for order_id in range(1, count + 1):
-        user = rng.choice(users)
-        product = rng.choice(products)
-        by_email = user.email is not None and rng.random() < 0.1
-        ordered_at = _timestamp_between(rng, user.registered_at, EPOCH_END)
-        order_date = ordered_at.strftime("%m/%d/%Y %I:%M %p") if rng.random() < 0.4 else f"{ordered_at:%Y-%m-%d}"
-        quantity = rng.randint(1, 5)
-        total = (
-            "N/A" if rng.random() < 0.1 else _money(product.price * quantity, product.currency, product.price_suffix)
-        )
-        yield (
-            order_id,
-            user.email if by_email else user.username,
-            order_date,
-            rng.choice(LEGACY_STATUS_SPELLINGS[rng.choice(STATUSES)]),
-            product.name,
-            quantity,
-            _money(product.price, product.currency, product.price_suffix),
-            total,
-        )
-
-
-def generate(seed: int, sizes: Sizes) -> tuple[list[Row], list[Row], Iterator[Row]]:
-    """Rows for old_users, old_products and old_orders; the same seed and sizes give the same rows."""
-    faker = Faker("en_US")
-    faker.seed_instance(seed)
-    rng = random.Random(seed)
-    pools = Pools(faker)
-    users, user_rows = generate_users(rng, pools, sizes.users)
-    products, product_rows = generate_products(rng, pools, sizes.products)
-    return user_rows, product_rows, generate_orders(rng, users, products, sizes.orders)
+        rendered = order_rows.render_orders(batch, forms, picks, users, products)
+        yield Chunk("old_orders", rendered.legacy_rows, rendered.answer_rows)

@@ -1,4 +1,4 @@
-"""Create the legacy tables in old_bad_db and fill them, in one transaction."""
+"""Create the legacy tables and the answer key in old_bad_db and fill them, in one transaction, with COPY."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+from tqdm import tqdm
 
 from loader.cli_errors import PipelineError
 from loader.config import Database
 from loader.db import connect
 from loader.legacy_schema import LEGACY_SCHEMA, create_table_sql, required_columns
+from seeder import answer_key
+from seeder.catalogue import DEFAULT_PROFILE, Profile
 from seeder.generate import Row, Sizes, generate
 
 
@@ -22,6 +25,8 @@ class LegacyDataExists(PipelineError):
 @dataclass(frozen=True)
 class SeedResult:
     rows: dict[str, int]
+    answer_rows: int = 0
+    double_submits_settled: int = 0
 
 
 def legacy_row_counts(conn: psycopg.Connection) -> dict[str, int | None]:
@@ -37,10 +42,8 @@ def legacy_row_counts(conn: psycopg.Connection) -> dict[str, int | None]:
     return counts
 
 
-def _copy_rows(cur: psycopg.Cursor, table: str, rows: Iterable[Row]) -> int:
-    statement = sql.SQL("copy {} ({}) from stdin").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, required_columns(table)))
-    )
+def _copy_rows(cur: psycopg.Cursor, target: sql.Composable, columns: Iterable[str], rows: Iterable[Row]) -> int:
+    statement = sql.SQL("copy {} ({}) from stdin").format(target, sql.SQL(", ").join(map(sql.Identifier, columns)))
     count = 0
     with cur.copy(statement) as copy:
         for row in rows:
@@ -49,8 +52,10 @@ def _copy_rows(cur: psycopg.Cursor, table: str, rows: Iterable[Row]) -> int:
     return count
 
 
-def seed(database: Database, *, seed_value: int, sizes: Sizes, replace: bool) -> SeedResult:
-    users, products, orders = generate(seed_value, sizes)
+def seed(
+    database: Database, *, seed_value: int, sizes: Sizes, replace: bool, profile: Profile = DEFAULT_PROFILE
+) -> SeedResult:
+    """Write the legacy tables and their answer key; refuse to touch a legacy database that holds data."""
     with connect(database) as conn:
         existing = legacy_row_counts(conn)
         filled = {table: n for table, n in existing.items() if n}
@@ -60,15 +65,39 @@ def seed(database: Database, *, seed_value: int, sizes: Sizes, replace: bool) ->
                 f"{database.describe()} already holds legacy data: {listed}; "
                 "the seeder leaves it alone (make seed REPLACE=1 drops and regenerates it)"
             )
-        with conn.cursor() as cur:
+        written = dict.fromkeys(LEGACY_SCHEMA, 0)
+        answers = 0
+        with (
+            conn.cursor() as cur,
+            tqdm(total=sizes.total, desc="seed", unit=" rows", unit_scale=True, leave=False, disable=None) as bar,
+        ):
             for table in LEGACY_SCHEMA:
                 cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(table)))
                 cur.execute(create_table_sql(table))
-            written = {
-                "old_users": _copy_rows(cur, "old_users", users),
-                "old_products": _copy_rows(cur, "old_products", products),
-                "old_orders": _copy_rows(cur, "old_orders", orders),
+            answer_key.create(conn)
+            for chunk in generate(seed_value, sizes, profile):
+                written[chunk.table] += _copy_rows(
+                    cur, sql.Identifier(chunk.table), required_columns(chunk.table), chunk.legacy_rows
+                )
+                answers += _copy_rows(
+                    cur,
+                    answer_key.table_name(chunk.table),
+                    answer_key.ANSWER_COLUMNS[chunk.table],
+                    chunk.answer_rows,
+                )
+                bar.update(len(chunk.legacy_rows))
+            answer_key.index_after_load(conn)
+            settled = answer_key.settle_double_submits(conn)
+            meta = {
+                "seed": str(seed_value),
+                "size": str(sizes.orders),
+                "profile": profile,
+                "rules": "docs/cleaning-rules.md",
+                "catalogue": "docs/dirt-catalogue.md",
+                "double_submits_settled_in_sql": str(settled),
+                **{f"rows_{table}": str(n) for table, n in written.items()},
             }
+            answer_key.write_catalogue(conn, profile, meta)
             for table in LEGACY_SCHEMA:
                 cur.execute(sql.SQL("analyze {}").format(sql.Identifier(table)))
-    return SeedResult(rows=written)
+    return SeedResult(rows=written, answer_rows=answers, double_submits_settled=settled)

@@ -43,6 +43,11 @@ transform: $(STAMP) ## dbt build: parse, clean, normalize, test
 publish: $(STAMP) ## upsert the dbt marts into the target tables
 	$(PY) -m loader publish $(MIGRATE_ARGS)
 
+# SIZES=10000,100000 (legacy orders per size) replaces the bench's default sizes 10000,100000,1000000.
+.PHONY: bench
+bench: $(STAMP) ## time each stage against PostgreSQL's bare COPY and INSERT…SELECT; reports/bench/
+	$(PY) -m bench $(if $(SIZES),--sizes "$(SIZES)")
+
 test: $(STAMP) ## the test suite, on its own embedded PostgreSQL
 	$(PY) -m pytest
 

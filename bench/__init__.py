@@ -1,0 +1,1 @@
+"""`python -m bench`: each pipeline stage timed against what PostgreSQL itself does with the same rows."""

@@ -1,0 +1,286 @@
+"""The benchmark: for each size, seed, then each baseline right before the stage it measures, on the same data."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import baselines
+from bench.measure import CommandFailed, Measurement, run_measured
+from bench.server import NEW_DB, OLD_DB, PROJECT_ROOT, BenchServer
+
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+WANTED_PROFILE = "dirty"
+FALLBACK_PROFILE = "legacy"
+
+# Stage names, in the order they run and are reported, and the baseline each one is compared with.
+SEED = "seed"
+STAGE = "stage (loader)"
+TRANSFORM_DBT = "transform (dbt)"
+TRANSFORM_PANDAS = "transform (pandas)"
+PUBLISH = "publish"
+PUBLISH_RERUN = "publish (rerun, no change)"
+MIGRATE = "migrate (whole)"
+MIGRATE_PANDAS = "migrate (whole, pandas)"
+STAGES = (SEED, STAGE, TRANSFORM_DBT, TRANSFORM_PANDAS, PUBLISH, PUBLISH_RERUN, MIGRATE, MIGRATE_PANDAS)
+
+COPY_FROM_FILE = "COPY from file"
+COPY_PIPE = "COPY pipe, psql to psql"
+INSERT_LEGACY = "INSERT…SELECT of the staged legacy rows"
+INSERT_MARTS = "INSERT…SELECT of the marts"
+SUM_OF_BASELINES = "COPY pipe + both INSERT…SELECTs"
+BASELINE_OF = {
+    SEED: COPY_FROM_FILE,
+    STAGE: COPY_PIPE,
+    TRANSFORM_DBT: INSERT_LEGACY,
+    TRANSFORM_PANDAS: INSERT_LEGACY,
+    PUBLISH: INSERT_MARTS,
+    PUBLISH_RERUN: INSERT_MARTS,
+    MIGRATE: SUM_OF_BASELINES,
+    MIGRATE_PANDAS: SUM_OF_BASELINES,
+}
+ROWS_MEANING = {
+    SEED: "legacy rows generated",
+    STAGE: "legacy rows read",
+    TRANSFORM_DBT: "legacy rows read",
+    TRANSFORM_PANDAS: "legacy rows read",
+    PUBLISH: "target rows written",
+    PUBLISH_RERUN: "target rows compared (none written)",
+    MIGRATE: "legacy rows read",
+    MIGRATE_PANDAS: "legacy rows read",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One timed run: a stage of the pipeline or a baseline."""
+
+    name: str
+    seconds: float
+    rows: int
+    peak_rss_bytes: int
+    # A baseline's separate timings (before and after its stage); seconds is their mean.
+    runs: tuple[float, ...] = ()
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A stage and its baseline from the same run on the same data."""
+
+    stage: Step
+    baseline: Step
+    # The machine's 1-minute load average when the stage ended: how much else was running (2 cores here).
+    load_average: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        """How many times longer the stage takes per row than PostgreSQL's bare operation (1.0 = as fast)."""
+        stage_rate = self.stage.rows_per_second
+        return self.baseline.rows_per_second / stage_rate if stage_rate > 0 else float("inf")
+
+
+@dataclass
+class SizeResult:
+    size: int
+    legacy_rows: dict[str, int] = field(default_factory=dict)
+    target_rows: dict[str, int] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+    baselines: list[Step] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the CLI found out about the pipeline before the first size: seeder profile, transform engines."""
+
+    profile: str
+    profile_note: str | None
+    pandas_transform: bool
+    pandas_migrate: bool
+    dbt_engine_flag: bool
+
+    @property
+    def pandas_engine(self) -> bool:
+        return self.pandas_transform or self.pandas_migrate
+
+
+def _help_text(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", *args, "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
+    return result.stdout
+
+
+def _choices(help_text: str, option: str) -> list[str]:
+    match = re.search(re.escape(option) + r"\s+\{([^}]*)\}", help_text)
+    return [choice.strip() for choice in match.group(1).split(",")] if match else []
+
+
+def detect_options() -> Options:
+    """Read the CLIs' --help: the seeder's profiles and the loader's transform engines change under us."""
+    profiles = _choices(_help_text("seeder"), "--profile")
+    if WANTED_PROFILE in profiles:
+        profile, note = WANTED_PROFILE, None
+    else:
+        profile = FALLBACK_PROFILE
+        note = (
+            f"the seeder offers no --profile {WANTED_PROFILE} (choices: {', '.join(profiles) or 'none'}); "
+            f"measured on --profile {FALLBACK_PROFILE}"
+        )
+    transform_engines = set(_choices(_help_text("loader", "transform"), "--engine"))
+    migrate_engines = set(_choices(_help_text("loader", "migrate"), "--engine"))
+    return Options(
+        profile,
+        note,
+        pandas_transform="pandas" in transform_engines,
+        pandas_migrate="pandas" in migrate_engines,
+        dbt_engine_flag="dbt" in transform_engines,
+    )
+
+
+def _mean_step(name: str, measurements: Sequence[Measurement], rows: int) -> Step:
+    """A baseline timed more than once (before and after a stage): mean seconds, highest peak."""
+    runs = tuple(m.seconds for m in measurements)
+    return Step(name, sum(runs) / len(runs), rows, max(m.peak_rss_bytes for m in measurements), runs)
+
+
+class SizeRun:
+    """One size: seeds, then times each stage between two runs of its baseline, so machine noise hits both.
+
+    Other work on a shared machine comes and goes while a stage runs for minutes; a baseline taken right
+    before and right after it, averaged, sees the same weather. The seed's baseline can only come after it.
+    """
+
+    def __init__(
+        self, server: BenchServer, env: dict[str, str], options: Options, seed: int, log: Callable[[str], None]
+    ) -> None:
+        self.server = server
+        self.env = env
+        self.options = options
+        self.seed = seed
+        self.log = log
+
+    def _module(self, *args: str) -> Measurement:
+        self.server.checkpoint()
+        return run_measured([sys.executable, "-m", *args], env=self.env, cwd=PROJECT_ROOT)
+
+    def _figure(self, result: SizeResult, name: str, measurement: Measurement, rows: int, baseline: Step) -> None:
+        stage = Step(name, measurement.seconds, rows, measurement.peak_rss_bytes)
+        figure = Figure(stage, baseline, os.getloadavg()[0])
+        result.figures.append(figure)
+        self.log(
+            f"  {stage.name:<27} {stage.seconds:8.2f} s {stage.rows_per_second:>11,.0f} rows/s "
+            f"peak {stage.peak_rss_bytes / 2**20:6.0f} MiB | {baseline.name}: {baseline.seconds:.2f} s, "
+            f"ratio {figure.ratio:.1f}"
+        )
+
+    def run(self, result: SizeResult) -> None:
+        """Fill result stage by stage, so a failure part-way leaves the figures taken before it."""
+        size = result.size
+        server, env = self.server, self.env
+        self.server.recreate(NEW_DB)
+        # The target schema is not part of any stage's figure; migrate's own upgrade is timed with it.
+        self._module("alembic", "upgrade", "head")
+
+        seed = self._module(
+            "seeder", "--size", str(size), "--profile", self.options.profile, "--seed", str(self.seed), "--replace"
+        )
+        result.legacy_rows = baselines.count_rows(server, OLD_DB, baselines.legacy_tables())
+        legacy_rows = sum(result.legacy_rows.values())
+        with tempfile.TemporaryDirectory(prefix="bench-dump-") as dump_dir:
+            from_file = _mean_step(COPY_FROM_FILE, [baselines.copy_from_file(server, env, Path(dump_dir))], legacy_rows)
+        self._figure(result, SEED, seed, legacy_rows, from_file)
+
+        pipe_runs = [baselines.copy_pipe(server, env)]
+        stage = self._module("loader", "stage")
+        pipe_runs.append(baselines.copy_pipe(server, env))
+        pipe = _mean_step(COPY_PIPE, pipe_runs, legacy_rows)
+        self._figure(result, STAGE, stage, legacy_rows, pipe)
+
+        staged = baselines.staged_legacy_tables()
+        legacy_runs = [baselines.insert_select(server, env, staged)]
+        if self.options.pandas_transform:
+            pandas = self._module("loader", "transform", "--engine", "pandas")
+            legacy_runs.append(baselines.insert_select(server, env, staged))
+            self._figure(
+                result, TRANSFORM_PANDAS, pandas, legacy_rows, _mean_step(INSERT_LEGACY, legacy_runs[-2:], legacy_rows)
+            )
+        # dbt runs last, so publish reads the marts of the reference engine.
+        engine_flag = ("--engine", "dbt") if self.options.dbt_engine_flag else ()
+        dbt = self._module("loader", "transform", *engine_flag)
+        legacy_runs.append(baselines.insert_select(server, env, staged))
+        insert_legacy = _mean_step(INSERT_LEGACY, legacy_runs[-2:], legacy_rows)
+        self._figure(result, TRANSFORM_DBT, dbt, legacy_rows, insert_legacy)
+
+        marts = baselines.mart_tables()
+        mart_rows = sum(baselines.count_rows(server, NEW_DB, marts).values())
+        mart_runs = [baselines.insert_select(server, env, marts)]
+        publish = self._module("loader", "publish")
+        mart_runs.append(baselines.insert_select(server, env, marts))
+        rerun = self._module("loader", "publish")
+        mart_runs.append(baselines.insert_select(server, env, marts))
+        # On a fresh target every row publish leaves in the target tables is a row it wrote.
+        result.target_rows = baselines.count_rows(server, NEW_DB, baselines.target_tables())
+        target_rows = sum(result.target_rows.values())
+        insert_marts = _mean_step(INSERT_MARTS, mart_runs[:2], mart_rows)
+        self._figure(result, PUBLISH, publish, target_rows, insert_marts)
+        self._figure(result, PUBLISH_RERUN, rerun, target_rows, _mean_step(INSERT_MARTS, mart_runs[1:], mart_rows))
+
+        # The physical floor of the whole job: move the rows, write them once transformed, write them published.
+        whole = Step(
+            SUM_OF_BASELINES,
+            pipe.seconds + insert_legacy.seconds + insert_marts.seconds,
+            legacy_rows,
+            max(pipe.peak_rss_bytes, insert_legacy.peak_rss_bytes, insert_marts.peak_rss_bytes),
+        )
+        self.server.recreate(NEW_DB)
+        self._figure(result, MIGRATE, self._module("loader", "migrate"), legacy_rows, whole)
+        if self.options.pandas_migrate:
+            self.server.recreate(NEW_DB)
+            migrate_pandas = self._module("loader", "migrate", "--engine", "pandas")
+            self._figure(result, MIGRATE_PANDAS, migrate_pandas, legacy_rows, whole)
+
+        result.baselines = [
+            from_file,
+            pipe,
+            _mean_step(INSERT_LEGACY, legacy_runs, legacy_rows),
+            _mean_step(INSERT_MARTS, mart_runs, mart_rows),
+            whole,
+        ]
+
+
+def run_bench(
+    server: BenchServer,
+    sizes: list[int],
+    *,
+    options: Options,
+    seed: int,
+    work_dir: Path,
+    log: Callable[[str], None],
+    write: Callable[[list[SizeResult], str | None], None],
+) -> list[SizeResult]:
+    """Every size, smallest first; results are written after each, and on a failure with the error."""
+    env = server.stage_env(work_dir)
+    server.recreate(OLD_DB)
+    results: list[SizeResult] = []
+    runner = SizeRun(server, env, options, seed, log)
+    for size in sorted(sizes):
+        log(f"size {size:,} legacy orders ({options.profile} profile)")
+        result = SizeResult(size)
+        results.append(result)
+        try:
+            runner.run(result)
+        except CommandFailed as exc:
+            write(results, str(exc))
+            raise
+        write(results, None)
+    return results

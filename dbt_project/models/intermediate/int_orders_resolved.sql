@@ -28,7 +28,7 @@ snapshot as (
 
 user_keys as (
     select
-        lower(regexp_replace(users.username, '\s+', '', 'g')) as user_key,
+        users.username_key as user_key,
         'username' as matched_by,
         users.surviving_legacy_user_id
     from users

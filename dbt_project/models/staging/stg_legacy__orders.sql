@@ -8,7 +8,7 @@ cleaned as materialized (
     select
         source.id as legacy_order_id,
         source.user_identifier_text as user_identifier_raw,
-        lower(regexp_replace(source.user_identifier_text, '\s+', '', 'g')) as user_identifier_key,
+        {{ user_key('source.user_identifier_text') }} as user_identifier_key,
         source.product_name_redundant as product_name_raw,
         {{ spelling_key('source.product_name_redundant') }} as product_name_key,
         source.order_date_str as ordered_at_raw,

@@ -11,6 +11,7 @@ cleaned as materialized (
     select
         source.id as legacy_user_id,
         btrim(source.username) as username,
+        {{ user_key('source.username') }} as username_key,
         source.email as email_raw,
         {{ clean_text('source.email') }} as email_text,
         {{ squish(clean_text('source.full_name')) }} as full_name_text,
@@ -84,6 +85,7 @@ final as (
     select
         address_split.legacy_user_id,
         address_split.username,
+        address_split.username_key,
         address_split.email_raw,
         case
             when {{ is_valid_email('address_split.email_normalized') }} then address_split.email_normalized

@@ -93,7 +93,7 @@ def summary(results: list[SizeResult]) -> list[dict[str, Any]]:
                 "stage": stage,
                 "baseline": BASELINE_OF[stage],
                 "rows_per_second": {str(size): round(f.stage.rows_per_second, 1) for size, f in measured.items()},
-                "ratio": {str(size): round(f.ratio, 2) for size, f in measured.items()},
+                "ratio": {str(size): round(f.ratio, 4) for size, f in measured.items()},
                 "rows_per_second_change": round(change, 2) if change is not None else None,
             }
         )
@@ -114,8 +114,8 @@ def to_json(results: list[SizeResult], info: RunInfo) -> dict[str, Any]:
         "rows_meaning": ROWS_MEANING,
         "peak_rss_note": "resident memory of the measured process tree (bench → python → dbt, or bash → psql); "
         "the PostgreSQL server's own memory is not included",
-        "ratio_meaning": "baseline rows/s ÷ stage rows/s: how many times longer the stage takes per row than "
-        "PostgreSQL's bare operation on the same data in the same run (1.0 = as fast); the baseline is the mean of "
+        "ratio_meaning": "stage rows/s ÷ baseline rows/s: the stage's throughput as a share of PostgreSQL's bare "
+        "operation on the same data in the same run (1.0 = as fast, higher is better); the baseline is the mean of "
         "its runs right before and right after the stage (after only, for seed)",
         "load_average_note": "the machine's 1-minute load average when each stage ended; above the core count, "
         "other work shared the machine",
@@ -131,7 +131,7 @@ def to_json(results: list[SizeResult], info: RunInfo) -> dict[str, Any]:
                         **_step_json(figure.stage),
                         "baseline": figure.baseline.name,
                         "baseline_figures": _step_json(figure.baseline),
-                        "ratio": round(figure.ratio, 2),
+                        "ratio": round(figure.ratio, 4),
                         "load_average": round(figure.load_average, 2),
                     }
                     for figure in result.figures
@@ -182,8 +182,8 @@ def to_markdown(results: list[SizeResult], info: RunInfo) -> str:
     if info.options.profile_note:
         lines += [f"Note: {info.options.profile_note}.", ""]
     lines += [
-        "**Ratio** = baseline rows/s ÷ stage rows/s, both from the same run on the same data: how many times longer",
-        "the stage takes per row than PostgreSQL's bare operation (1.0 = as fast as PostgreSQL itself). Each baseline",
+        "**Ratio** = stage rows/s ÷ baseline rows/s, both from the same run on the same data: the stage's throughput",
+        "as a share of PostgreSQL's bare operation (1.0 = as fast as PostgreSQL itself, higher is better). Each baseline",
         "is timed right before and right after its stage and averaged (after only, for seed). **Change** =",
         f"rows/s at the largest size ÷ rows/s at the smallest ({_size_label(min(sizes))} → {_size_label(max(sizes))});"
         " above 1 the stage gets faster per row as the data grows.",
@@ -196,7 +196,7 @@ def to_markdown(results: list[SizeResult], info: RunInfo) -> str:
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in summary(results):
         cells = [_cell(row["stage"]), _cell(row["baseline"])]
-        cells += [f"{row['ratio'][str(size)]:.1f}" if str(size) in row["ratio"] else "-" for size in sizes]
+        cells += [f"{row['ratio'][str(size)]:.3f}" if str(size) in row["ratio"] else "-" for size in sizes]
         cells += [
             f"{row['rows_per_second'][str(size)]:,.0f}" if str(size) in row["rows_per_second"] else "-"
             for size in sizes
@@ -224,7 +224,7 @@ def to_markdown(results: list[SizeResult], info: RunInfo) -> str:
             lines.append(
                 f"| {_size_label(result.size)} | {_cell(timed.name)} | {timed.seconds:.2f} | {timed.rows:,} | "
                 f"{timed.rows_per_second:,.0f} | {timed.peak_rss_bytes / MIB:.0f} | {_cell(baseline.name)} | "
-                f"{baseline.seconds:.2f} | {baseline.rows_per_second:,.0f} | {figure.ratio:.1f} |"
+                f"{baseline.seconds:.2f} | {baseline.rows_per_second:,.0f} | {figure.ratio:.3f} |"
             )
     lines += ["", "Rows counted per stage:", ""]
     lines += [f"- {stage}: {ROWS_MEANING[stage]}" for stage in _measured_stages(results)]

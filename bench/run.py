@@ -84,9 +84,9 @@ class Figure:
 
     @property
     def ratio(self) -> float:
-        """How many times longer the stage takes per row than PostgreSQL's bare operation (1.0 = as fast)."""
-        stage_rate = self.stage.rows_per_second
-        return self.baseline.rows_per_second / stage_rate if stage_rate > 0 else float("inf")
+        """The stage's throughput as a share of PostgreSQL's bare operation's (1.0 = as fast, higher is better)."""
+        baseline_rate = self.baseline.rows_per_second
+        return self.stage.rows_per_second / baseline_rate if baseline_rate > 0 else 0.0
 
 
 @dataclass
@@ -180,7 +180,7 @@ class SizeRun:
         self.log(
             f"  {stage.name:<27} {stage.seconds:8.2f} s {stage.rows_per_second:>11,.0f} rows/s "
             f"peak {stage.peak_rss_bytes / 2**20:6.0f} MiB | {baseline.name}: {baseline.seconds:.2f} s, "
-            f"ratio {figure.ratio:.1f}"
+            f"ratio {figure.ratio:.3f}"
         )
 
     def run(self, result: SizeResult) -> None:

@@ -1,6 +1,6 @@
--- One row per legacy user with its outcome: a user whose normalized email another user already has is merged
--- into the lowest legacy id holding that email (rule U1); a username that is only unique in the legacy table
--- before trimming is rejected (rule U2).
+-- One row per legacy user with its outcome. A username that is only unique in the legacy table before trimming
+-- is rejected (rule U2); then, among the users not rejected, one whose normalized email another already has is
+-- merged into the lowest legacy id holding that email (rule U1), so nobody is ever merged into a rejected row.
 with
 
 users as (
@@ -10,31 +10,39 @@ users as (
 ranked as (
     select
         users.*,
-        case
-            when users.email is null then users.legacy_user_id
-            else min(users.legacy_user_id) over (partition by users.email)
-        end as surviving_legacy_user_id,
         row_number() over (partition by users.username order by users.legacy_user_id) as username_rank
     from users
 ),
 
-classified as (
+survivors as (
     select
         ranked.*,
         case
-            when ranked.surviving_legacy_user_id <> ranked.legacy_user_id then 'merged'
-            when ranked.username_rank > 1 then 'rejected'
+            when ranked.username_rank > 1 or ranked.email is null then ranked.legacy_user_id
+            else min(case when ranked.username_rank = 1 then ranked.legacy_user_id end) over (
+                    partition by ranked.email
+                )
+        end as surviving_legacy_user_id
+    from ranked
+),
+
+classified as (
+    select
+        survivors.*,
+        case
+            when survivors.username_rank > 1 then 'rejected'
+            when survivors.surviving_legacy_user_id <> survivors.legacy_user_id then 'merged'
             else 'migrated'
         end as outcome,
         case
-            when ranked.surviving_legacy_user_id <> ranked.legacy_user_id then 'duplicate_email'
-            when ranked.username_rank > 1 then 'username_duplicate'
+            when survivors.username_rank > 1 then 'username_duplicate'
+            when survivors.surviving_legacy_user_id <> survivors.legacy_user_id then 'duplicate_email'
         end as reason_code,
         case
-            when ranked.surviving_legacy_user_id <> ranked.legacy_user_id then 'email'
-            when ranked.username_rank > 1 then 'username'
+            when survivors.username_rank > 1 then 'username'
+            when survivors.surviving_legacy_user_id <> survivors.legacy_user_id then 'email'
         end as fault_column
-    from ranked
+    from survivors
 )
 
 select * from classified

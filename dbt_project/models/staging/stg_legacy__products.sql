@@ -12,7 +12,7 @@ cleaned as materialized (
         source.price_str as price_raw,
         {{ clean_text('source.price_str') }} as price_text,
         source.category_name_redundant as category_raw,
-        {{ spelling_key('source.category_name_redundant') }} as category_key,
+        {{ spelling_key(clean_text('source.category_name_redundant')) }} as category_key,
         source.created_at_str as created_at_raw,
         {{ clean_text('source.created_at_str') }} as created_at_text,
         to_jsonb(source) as legacy_row

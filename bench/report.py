@@ -182,11 +182,12 @@ def to_markdown(results: list[SizeResult], info: RunInfo) -> str:
     if info.options.profile_note:
         lines += [f"Note: {info.options.profile_note}.", ""]
     lines += [
-        "**Ratio** = stage rows/s ÷ baseline rows/s, both from the same run on the same data: the stage's throughput",
-        "as a share of PostgreSQL's bare operation (1.0 = as fast as PostgreSQL itself, higher is better). Each baseline",
-        "is timed right before and right after its stage and averaged (after only, for seed). **Change** =",
-        f"rows/s at the largest size ÷ rows/s at the smallest ({_size_label(min(sizes))} → {_size_label(max(sizes))});"
-        " above 1 the stage gets faster per row as the data grows.",
+        "**Ratio** = stage rows/s ÷ baseline rows/s, both from the same run on the same data: the stage's",
+        "throughput as a share of PostgreSQL's bare operation (1.0 = as fast as PostgreSQL itself, higher is better).",
+        "Each baseline is timed right before and right after its stage and averaged (after only, for seed).",
+        "**Change** = rows/s at the largest size ÷ rows/s at the smallest"
+        f" ({_size_label(min(sizes))} → {_size_label(max(sizes))}); above 1 the stage gets faster per row as the data"
+        " grows.",
         "",
     ]
     header = ["stage", "baseline"]

@@ -8,8 +8,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-# Options: PLAN=1 (stop before publishing), PROFILE/SIZE/SEED (seeder), REPLACE=1 (reseed an existing legacy db).
-MIGRATE_ARGS := $(if $(PLAN),--dry-run)
+# Options: PLAN=1 (run up to the gates, publish nothing), ON_MISSING=keep (keep target rows whose legacy row is
+# gone), MAX_REJECT_SHARE=0.2 (error budget), WAIT=1 (queue behind a run in progress), PROFILE/SIZE/SEED
+# (seeder), REPLACE=1 (reseed an existing legacy db).
+MIGRATE_ARGS := $(if $(WAIT),--wait) $(if $(PLAN),--dry-run) $(if $(ON_MISSING),--on-missing $(ON_MISSING)) \
+	$(if $(MAX_REJECT_SHARE),--max-reject-share $(MAX_REJECT_SHARE))
+# ENGINE=pandas runs the pandas transform instead of dbt (migrate and transform only).
+ENGINE_ARGS := $(if $(ENGINE),--engine $(ENGINE))
 SEED_ARGS := $(if $(PROFILE),--profile $(PROFILE)) $(if $(SIZE),--size $(SIZE)) $(if $(SEED),--seed $(SEED)) $(if $(REPLACE),--replace)
 
 .PHONY: help venv migrate seed schema stage transform publish test lint format db-urls db-stop clean
@@ -26,7 +31,7 @@ $(STAMP): requirements.txt
 venv: $(STAMP) ## create .venv from the pinned requirements
 
 migrate: $(STAMP) ## the whole job: seed if empty, schema, stage, transform, publish, summary
-	$(PY) -m loader migrate $(MIGRATE_ARGS)
+	$(PY) -m loader migrate $(MIGRATE_ARGS) $(ENGINE_ARGS)
 
 seed: $(STAMP) ## fill old_bad_db with generated legacy data
 	$(PY) -m seeder $(SEED_ARGS)
@@ -38,7 +43,7 @@ stage: $(STAMP) ## copy the legacy tables into new_good_db's staging schema
 	$(PY) -m loader stage
 
 transform: $(STAMP) ## dbt build: parse, clean, normalize, test
-	$(PY) -m loader transform
+	$(PY) -m loader transform $(ENGINE_ARGS)
 
 publish: $(STAMP) ## upsert the dbt marts into the target tables
 	$(PY) -m loader publish $(MIGRATE_ARGS)

@@ -4,48 +4,128 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import NoReturn
 
-from loader.cli_errors import run_cli
+from loader.cli_errors import EXIT_FAILURE, run_cli
 from loader.config import load_settings
 
 ENVIRONMENT_HELP = (
     "Reads OLD_DATABASE_URL / NEW_DATABASE_URL, or OLD_DB_* / NEW_DB_* (USER, PASSWORD, HOST, PORT, NAME), from "
-    "the environment or .env; a side with neither runs on the embedded PostgreSQL server in .pgdata/."
+    "the environment or .env; a side with neither runs on the embedded PostgreSQL server in .pgdata/. "
+    "LEGACY_MIGRATE_REPORT_DIR moves the run report out of reports/."
 )
+LEGACY_TABLES = ("old_users", "old_products", "old_orders")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option ends like every other bad setting: one `error:` line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        sys.exit(EXIT_FAILURE)
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share: write 0.5 or 50%") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1 (0% and 100%)")
+    return value
+
+
+def _budget_entry(text: str) -> tuple[str | None, float]:
+    """`0.2` (every legacy table) or `old_orders=0.2` (one table)."""
+    table, equals, share = text.rpartition("=")
+    if not equals:
+        return None, _share(text)
+    if table not in LEGACY_TABLES:
+        raise argparse.ArgumentTypeError(f"{table!r} is no legacy table (one of {', '.join(LEGACY_TABLES)})")
+    return table, _share(share)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m loader",
         description="Migrate the legacy database old_bad_db into new_good_db. " + ENVIRONMENT_HELP,
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.default = "stage"
 
+    def add_run_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--wait",
+            action="store_true",
+            help="if another run holds the target database, wait for it to end (default: stop with a message)",
+        )
+        sub.add_argument(
+            "--report-dir",
+            type=Path,
+            default=None,
+            help="where to write migration_report.md and .json (default: reports/, or LEGACY_MIGRATE_REPORT_DIR)",
+        )
+
     def add_publish_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--dry-run", action="store_true", help="run up to the gates and report; publish nothing")
+        add_run_options(sub)
+        sub.add_argument(
+            "--dry-run",
+            "--plan",
+            dest="dry_run",
+            action="store_true",
+            help="run everything up to the commit, gates included, write the report, publish nothing",
+        )
         sub.add_argument(
             "--on-missing",
             choices=["delete", "keep"],
             default="delete",
             help="target rows whose legacy row is gone or no longer migrates: delete them (default, converges "
-            "to a fresh migration) or keep them",
+            "to a fresh migration) or keep them as they are",
+        )
+        sub.add_argument(
+            "--max-reject-share",
+            type=_budget_entry,
+            action="append",
+            default=[],
+            metavar="[TABLE=]SHARE",
+            help="error budget: publish nothing if more than this share of a legacy table's rows is rejected "
+            "(default 0.5; merged rows do not count); repeat with old_orders=0.1 and the like for one table",
+        )
+
+    def add_engine_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--engine",
+            choices=["dbt", "pandas"],
+            default="dbt",
+            help="transform engine: dbt (default) or pandas (the same rules, seeds and output tables)",
         )
 
     migrate = commands.add_parser("migrate", help="the whole job: seed if empty, schema, stage, transform, publish")
     add_publish_options(migrate)
-    commands.add_parser("stage", help="(default) copy the legacy tables into new_good_db's staging schema with COPY")
-    commands.add_parser("transform", help="dbt build: parse, clean, normalize and test")
-    publish = commands.add_parser("publish", help="upsert the dbt marts into the target tables, in one transaction")
+    add_engine_option(migrate)
+    stage = commands.add_parser(
+        "stage", help="(default) copy the legacy tables into new_good_db's staging schema with COPY"
+    )
+    add_run_options(stage)
+    transform = commands.add_parser("transform", help="dbt build (or the pandas engine): parse, clean, normalize, test")
+    add_run_options(transform)
+    add_engine_option(transform)
+    publish = commands.add_parser(
+        "publish", help="upsert the dbt marts into the target tables, in one transaction, behind the gates"
+    )
     add_publish_options(publish)
     urls = commands.add_parser("db-urls", help="print OLD_DATABASE_URL= and NEW_DATABASE_URL= (no passwords)")
     urls.add_argument("--dbt", action="store_true", help="print the NEW_DB_* exports dbt's profile reads instead")
     commands.add_parser("db-stop", help="stop the embedded PostgreSQL server")
+    # `python -m loader` alone runs stage without parsing its options: these are their defaults then.
+    parser.set_defaults(wait=False, report_dir=None)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     command = args.command or "stage"
 
     def run() -> int:
@@ -66,25 +146,37 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"OLD_DATABASE_URL={settings.old.display_url()}")
                 print(f"NEW_DATABASE_URL={settings.new.display_url()}")
             return 0
-        if command == "stage":
-            from loader.stage import stage
 
-            counts = stage(settings)
-            print("staged: " + ", ".join(f"{table} {n}" for table, n in counts.items()))
+        from loader.pipeline import RunOptions, format_summary, migrate, publish_only, stage_only, transform_only
+        from loader.publish import DEFAULT_MAX_REJECT_SHARE, RejectBudget
+        from loader.report import default_report_dir
+
+        entries = getattr(args, "max_reject_share", [])
+        defaults = [share for table, share in entries if table is None]
+        options = RunOptions(
+            dry_run=getattr(args, "dry_run", False),
+            delete_policy=getattr(args, "on_missing", "delete"),
+            budget=RejectBudget(
+                default=defaults[-1] if defaults else DEFAULT_MAX_REJECT_SHARE,
+                per_table={table: share for table, share in entries if table is not None},
+            ),
+            wait=args.wait,
+            report_dir=args.report_dir or default_report_dir(),
+            engine=getattr(args, "engine", "dbt"),
+        )
+        if command == "stage":
+            report = stage_only(settings, options)
+            print(f"run {report.run_id}: staged " + ", ".join(f"{t} {n}" for t, n in report.rows_read.items()))
             return 0
         if command == "transform":
-            from loader.transform import transform
-
-            passed = transform(settings)
-            print("dbt build passed: " + ", ".join(f"{n} {kind}s" for kind, n in sorted(passed.items())))
+            passed = transform_only(settings, options)
+            if options.engine == "pandas":
+                print("pandas transform wrote: " + ", ".join(f"{table} {n}" for table, n in passed.items()))
+            else:
+                print("dbt build passed: " + ", ".join(f"{n} {kind}s" for kind, n in sorted(passed.items())))
             return 0
-        from loader.pipeline import format_summary, migrate, publish_only
-
-        if command == "migrate":
-            report = migrate(settings, dry_run=args.dry_run, delete_policy=args.on_missing)
-        else:
-            report = publish_only(settings, dry_run=args.dry_run, delete_policy=args.on_missing)
-        print(format_summary(report))
+        report = migrate(settings, options) if command == "migrate" else publish_only(settings, options)
+        print(format_summary(report, options.report_dir))
         return 0
 
     return run_cli(run)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 import psycopg
+import psycopg2
 import sqlalchemy.exc
 
 from loader.config import ConfigError
@@ -30,8 +31,9 @@ def run_cli(body: Callable[[], int]) -> int:
         message = str(exc)
     except sqlalchemy.exc.DBAPIError as exc:
         message = f"the database refused a statement: {str(exc.orig).strip().splitlines()[0]}"
-    except psycopg.Error as exc:
-        message = f"the database refused a statement: {str(exc).strip().splitlines()[0]}"
+    except (psycopg.Error, psycopg2.Error) as exc:
+        text = str(exc).strip()
+        message = f"the database refused a statement: {text.splitlines()[0] if text else type(exc).__name__}"
     if os.environ.get("LEGACY_MIGRATE_DEBUG"):
         raise
     print(f"error: {message}", file=sys.stderr)

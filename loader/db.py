@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+import psycopg2
+import psycopg2.extensions
 from sqlalchemy import Engine, create_engine, pool
 
 from loader.config import ConfigError, Database
 
 ROLE = {"OLD": "legacy", "NEW": "target"}
+# Every session the pipeline opens says whose it is, in pg_stat_activity and in the lock holder's description.
+APPLICATION_NAME = "legacy-migrate"
 
 
 def explain_connection_error(database: Database, exc: BaseException) -> str:
@@ -50,12 +54,30 @@ def connect(database: Database, **kwargs: Any) -> psycopg.Connection[Any]:
         raise ConfigError(explain_connection_error(database, exc)) from None
 
 
+def connect_for_copy(database: Database, **kwargs: Any) -> psycopg2.extensions.connection:
+    """A psycopg2 connection, for the stage's COPY: its copy_expert moves COPY data in C, rows never in Python.
+
+    Both sides of a COPY pipe speak UTF8, so the bytes one server sends are the bytes the other expects; each
+    server converts from and to its own encoding.
+    """
+    try:
+        return psycopg2.connect(
+            database.libpq_url(),
+            connect_timeout=10,
+            client_encoding="UTF8",
+            application_name=APPLICATION_NAME,
+            **kwargs,
+        )
+    except psycopg2.OperationalError as exc:
+        raise ConfigError(explain_connection_error(database, exc)) from None
+
+
 def engine(database: Database) -> Engine:
     """A SQLAlchemy engine for the publish step; connections are opened (and checked) by `check_engine`."""
     return create_engine(
         database.url,
         poolclass=pool.NullPool,
-        connect_args={"connect_timeout": 10},
+        connect_args={"connect_timeout": 10, "application_name": APPLICATION_NAME},
         hide_parameters=True,
         # INSERT … SELECT row counts are the summary's "rows written"; SQLAlchemy only keeps them when asked.
         execution_options={"preserve_rowcount": True},

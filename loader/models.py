@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -38,7 +39,7 @@ NAMING_CONVENTION = {
 Money = Numeric(12, 2)
 # Foreign keys and the secondary unique keys are deferrable: the publish step defers them to its commit, so a
 # converging run may delete, re-point and re-insert rows in any order within its one transaction.
-DEFERRABLE = {"deferrable": True, "initially": "IMMEDIATE"}
+DEFERRABLE: dict[str, Any] = {"deferrable": True, "initially": "IMMEDIATE"}
 # Legacy timestamps carry no zone; storing them as `timestamp without time zone` invents none.
 LegacyTimestamp = DateTime(timezone=False)
 CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
@@ -159,13 +160,28 @@ class OrderItem(Base):
     currency: Mapped[str] = mapped_column(String(3))
 
 
+# How a run ends: `published` (migrate or publish committed), `planned` (a dry run: gates checked, nothing
+# published), `staged` / `transformed` (a stage or transform command on its own), `failed` (an error, a failed
+# gate, or a run found abandoned — killed — by the next one). `running` while it runs.
+RUN_STATUSES = ("running", "published", "planned", "staged", "transformed", "failed")
+RUN_COMMANDS = ("migrate", "stage", "transform", "publish")
+
+
+def _one_of(column_name: str, values: tuple[str, ...]) -> str:
+    return f"{column_name} in ({', '.join(repr(value) for value in values)})"
+
+
 class MigrationRun(Base):
-    """One run of the pipeline: when, how it ended, and its row counts."""
+    """One run of the pipeline: which command, when, how it ended, and its row counts (in `summary`)."""
 
     __tablename__ = "migration_runs"
-    __table_args__ = (CheckConstraint("status in ('running', 'published', 'planned', 'failed')", name="status_known"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("status", RUN_STATUSES), name="status_known"),
+        CheckConstraint(_one_of("command", RUN_COMMANDS), name="command_known"),
+    )
 
     run_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    command: Mapped[str] = mapped_column(String(20), server_default="migrate")
     # Audit times of the run itself, not data: the clock is the right source here.
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -191,3 +207,10 @@ class LedgerEntry(Base):
     raw_value: Mapped[str | None] = mapped_column(Text)
     merged_into_legacy_id: Mapped[int | None] = mapped_column(Integer)
     raw_row: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table, typed as one (`__table__` is declared as a mere FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -1,69 +1,109 @@
-"""The whole migration in order: seed if empty, target schema, stage, transform, publish, summary."""
+"""The pipeline's commands in order — seed if empty, target schema, stage, transform, publish — each one run
+under the run lock, recorded in migration_runs, and ending with a report, whatever happens."""
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, func, inspect, select
 
-from alembic import command
 from loader.cli_errors import PipelineError
 from loader.config import PROJECT_ROOT, Settings
 from loader.db import connect, engine
-from loader.publish import DeletePolicy, PublishResult, check_conservation, publish, rejected_counts
-from loader.runs import finish_run, start_run
-from loader.stage import check_legacy_schema, stage
+from loader.legacy_schema import LEGACY_SCHEMA
+from loader.publish import (
+    LEGACY_TABLE_MARTS,
+    MART_SCHEMA,
+    DeletePolicy,
+    GateFailed,
+    RejectBudget,
+    publish,
+    rejected_counts,
+    relation,
+)
+from loader.report import RunReport, StageTiming, default_report_dir, peak_rss_mib, reason_counts, write_report
+from loader.runs import Command, close_abandoned_runs, finish_run, run_lock, start_run
+from loader.stage import STAGING_SCHEMA, check_legacy_schema, stage
 from loader.transform import transform
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 T = TypeVar("T")
+TransformEngine = Literal["dbt", "pandas"]
+MART_TABLES = ("users", "addresses", "product_categories", "products", "orders", "order_items")
 
 
-@dataclass
-class RunReport:
-    run_id: int | None = None
-    seeded: dict[str, int] | None = None
-    rows_read: dict[str, int] = field(default_factory=dict)
-    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
-    published: PublishResult | None = None
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run behaves: the CLI's options, with the defaults `make migrate` uses."""
+
     dry_run: bool = False
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "rows_read": self.rows_read,
-            "outcomes": self.outcomes,
-            "rows_written": self.published.written if self.published else {},
-            "rows_deleted": self.published.deleted if self.published else {},
-            "ledger_rows": self.published.ledger_rows if self.published else 0,
-            "seconds": {stage_name: round(s, 3) for stage_name, s in self.seconds.items()},
-        }
+    delete_policy: DeletePolicy = "delete"
+    budget: RejectBudget = field(default_factory=RejectBudget)
+    wait: bool = False
+    report_dir: Path = field(default_factory=default_report_dir)
+    # Which engine turns staging into the marts and the quarantine; the rest of the pipeline is shared.
+    engine: TransformEngine = "dbt"
 
 
-def _timed(report: RunReport, name: str, step: Callable[[], T]) -> T:
+def run_transform(settings: Settings, engine_name: TransformEngine) -> dict[str, int]:
+    """dbt build, or the pandas engine: the same staging in, the same mart and quarantine tables out."""
+    if engine_name == "pandas":
+        from loader.pandas_engine import run
+
+        return run(settings)
+    return transform(settings)
+
+
+def _timed(
+    report: RunReport,
+    name: str,
+    rows_meaning: str,
+    step: Callable[[], T],
+    rows: Callable[[T], int],
+    *,
+    in_children: bool = False,
+) -> T:
     started = time.perf_counter()
-    try:
-        return step()
-    finally:
-        report.seconds[name] = time.perf_counter() - started
+    result = step()
+    seconds = time.perf_counter() - started
+    memory = peak_rss_mib(children=in_children)
+    report.stages[name] = StageTiming(seconds, rows(result), rows_meaning, memory)
+    return result
 
 
 def alembic_config(settings: Settings) -> Config:
+    # Imported here: Alembic takes a fifth of a second to import, and only migrate upgrades the schema.
+    from alembic.config import Config
+
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["url"] = settings.new.url.render_as_string(hide_password=False)
     return config
 
 
 def upgrade_schema(settings: Settings) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(settings), "head")
 
 
 def require_target_schema(target: Engine) -> None:
-    if not inspect(target).has_table("migration_runs"):
-        raise PipelineError("the target tables do not exist yet; run `make schema` (alembic upgrade head) first")
+    columns = {c["name"] for c in inspect(target).get_columns("migration_runs")} if _has_runs(target) else set()
+    if "command" not in columns:
+        raise PipelineError(
+            "the target tables do not exist yet or are out of date; run `make schema` (alembic upgrade head) first"
+        )
+
+
+def _has_runs(target: Engine) -> bool:
+    return inspect(target).has_table("migration_runs")
 
 
 def seed_if_empty(settings: Settings) -> dict[str, int] | None:
@@ -78,106 +118,231 @@ def seed_if_empty(settings: Settings) -> dict[str, int] | None:
     return seed(settings.old, seed_value=42, sizes=Sizes(orders=10_000), replace=False).rows
 
 
-def outcome_counts(settings: Settings, rows_read: dict[str, int]) -> dict[str, dict[str, int]]:
-    with engine(settings.new).connect() as conn:
-        counts = rejected_counts(conn)
-    for legacy_table, read in rows_read.items():
-        table_counts = counts.setdefault(legacy_table, {})
-        table_counts["migrated"] = read - sum(table_counts.values())
+def staged_counts(target: Engine) -> dict[str, int]:
+    """Rows per staged legacy table, for a publish or transform run on its own."""
+    counts = {}
+    with target.connect() as conn:
+        for legacy_table in LEGACY_SCHEMA:
+            staged = relation(STAGING_SCHEMA, legacy_table, "id")
+            counts[legacy_table] = int(conn.execute(select(func.count()).select_from(staged)).scalar_one())
     return counts
 
 
-def run_publish(settings: Settings, run_id: int, report: RunReport, delete_policy: DeletePolicy) -> None:
-    """Publish the marts and close the run in one transaction: both commit, or neither does."""
-    target = engine(settings.new)
-    try:
-        with target.begin() as conn:
-            if report.dry_run:
-                problems = check_conservation(conn)
-                if problems:
-                    raise PipelineError("conservation check failed: " + "; ".join(problems))
-                finish_run(conn, run_id, "planned", report.as_json())
+def _mart_rows(target: Engine) -> int:
+    with target.connect() as conn:
+        return sum(
+            int(conn.execute(select(func.count()).select_from(relation(MART_SCHEMA, name))).scalar_one())
+            for name in MART_TABLES
+        )
+
+
+def _classify(report: RunReport, target: Engine) -> None:
+    """What the transform made of each legacy row: outcome counts and reasons with examples, for the report."""
+    with target.connect() as conn:
+        report.set_outcomes(rejected_counts(conn))
+        report.reasons = reason_counts(conn)
+
+
+def _publish_step(report: RunReport, target: Engine, options: RunOptions) -> None:
+    """Publish and close the run in one transaction: both commit, or neither does. A plan rolls back."""
+    run_id = report.run_id or 0
+    rows = _mart_rows(target)
+
+    def step() -> None:
+        with target.connect() as conn:
+            transaction = conn.begin()
+            try:
+                result = publish(conn, run_id, options.delete_policy, budget=options.budget)
+            except GateFailed as failed:
+                transaction.rollback()
+                report.gates = list(failed.gates)
+                raise
+            except BaseException:
+                transaction.rollback()
+                raise
+            report.published = result
+            report.gates = list(result.gates)
+            if options.dry_run:
+                # Everything up to the commit ran, gates included; rolling back publishes nothing.
+                transaction.rollback()
+                report.status = "planned"
+                with conn.begin():
+                    finish_run(conn, run_id, "planned", report.as_json())
                 return
-            report.published = publish(conn, run_id, delete_policy)
-            finish_run(conn, run_id, "published", report.as_json())
-    except BaseException as exc:
-        with target.begin() as conn:
-            finish_run(
-                conn, run_id, "failed", {**report.as_json(), "error": str(exc).splitlines()[0] if str(exc) else ""}
-            )
-        raise
+            finish_run(conn, run_id, "published", {**report.as_json(), "status": "published"})
+            transaction.commit()
+            report.status = "published"
+
+    _timed(report, "publish", "mart rows compared or written", step, lambda _: rows)
 
 
-def migrate(settings: Settings, *, dry_run: bool = False, delete_policy: DeletePolicy = "delete") -> RunReport:
-    report = RunReport(dry_run=dry_run)
-    # Fail on bad settings or a legacy database of the wrong shape before writing anything anywhere.
+@contextmanager
+def recorded_run(settings: Settings, command_name: Command, options: RunOptions) -> Iterator[RunReport]:
+    """The frame of every command: the run lock, a run row, and a report at the end, however it ends.
+
+    The run row is opened once the target schema exists and closed as failed on any exception; runs that a
+    killed process left `running` are closed first (holding the lock, nobody else can be running).
+    """
+    report = RunReport(
+        command=command_name,
+        dry_run=options.dry_run,
+        delete_policy=options.delete_policy,
+        max_reject_share={legacy_table: options.budget.limit(legacy_table) for legacy_table in LEGACY_TABLE_MARTS},
+    )
+    # Fail on an unreachable target before anything else, with the one clear line connect() gives.
     with connect(settings.new):
         pass
-    report.seeded = _timed(report, "seed", lambda: seed_if_empty(settings))
-    with connect(settings.old) as conn:
-        check_legacy_schema(conn, settings.old.describe())
-    _timed(report, "schema", lambda: upgrade_schema(settings))
-    run_id = start_run(engine(settings.new))
-    report.run_id = run_id
+    with run_lock(settings.new, command_name, wait=options.wait):
+        try:
+            yield report
+        except BaseException as exc:
+            report.status = "failed"
+            report.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if report.run_id is not None:
+                with engine(settings.new).begin() as conn:
+                    finish_run(conn, report.run_id, "failed", report.as_json())
+            raise
+        finally:
+            # A run that never opened (a legacy database of the wrong shape, say) has nothing to report, and
+            # must not overwrite the report of the last run that did.
+            if report.run_id is not None:
+                _write_report_quietly(report, options.report_dir)
+
+
+def _write_report_quietly(report: RunReport, folder: Path) -> None:
     try:
-        report.rows_read = _timed(report, "stage", lambda: stage(settings))
-        _timed(report, "transform", lambda: transform(settings))
-        report.outcomes = outcome_counts(settings, report.rows_read)
-    except BaseException as exc:
-        with engine(settings.new).begin() as conn:
-            finish_run(
-                conn, run_id, "failed", {**report.as_json(), "error": str(exc).splitlines()[0] if str(exc) else ""}
-            )
-        raise
-    _timed(report, "publish", lambda: run_publish(settings, run_id, report, delete_policy))
+        write_report(report, folder)
+    except OSError as exc:
+        # The run's outcome is already decided and recorded in the database; a report folder that cannot be
+        # written must not turn a published run into an error, nor hide the error of a failed one.
+        print(f"warning: could not write the report to {folder}: {exc}", file=sys.stderr)
+
+
+def _open_run(report: RunReport, target: Engine, command_name: Command) -> None:
+    report.abandoned_runs = close_abandoned_runs(target)
+    report.run_id = start_run(target, command_name)
+
+
+def migrate(settings: Settings, options: RunOptions | None = None) -> RunReport:
+    options = options or RunOptions()
+    with recorded_run(settings, "migrate", options) as report:
+        report.seeded = seed_if_empty(settings)
+        # Fail on a legacy database of the wrong shape before writing anything to the target.
+        with connect(settings.old) as conn:
+            check_legacy_schema(conn, settings.old.describe())
+        upgrade_schema(settings)
+        target = engine(settings.new)
+        _open_run(report, target, "migrate")
+        report.rows_read = _timed(report, "stage", "legacy rows read", lambda: stage(settings), _total)
+        _timed_transform(report, settings, options)
+        _classify(report, target)
+        _publish_step(report, target, options)
     return report
 
 
-def staged_counts(settings: Settings) -> dict[str, int]:
-    """Rows per staged legacy table, for a publish run on its own."""
-    from psycopg import sql
-
-    from loader.legacy_schema import LEGACY_SCHEMA
-    from loader.stage import STAGING_SCHEMA
-
-    counts = {}
-    with connect(settings.new) as conn:
-        for legacy_table in LEGACY_SCHEMA:
-            statement = sql.SQL("select count(*) from {}").format(sql.Identifier(STAGING_SCHEMA, legacy_table))
-            row = conn.execute(statement).fetchone()
-            counts[legacy_table] = int(row[0]) if row else 0
-    return counts
-
-
-def publish_only(settings: Settings, *, dry_run: bool = False, delete_policy: DeletePolicy = "delete") -> RunReport:
+def publish_only(settings: Settings, options: RunOptions | None = None) -> RunReport:
     """Publish what the last stage and transform left in the staging and dbt schemas."""
-    target = engine(settings.new)
-    require_target_schema(target)
-    report = RunReport(dry_run=dry_run)
-    report.rows_read = staged_counts(settings)
-    report.outcomes = outcome_counts(settings, report.rows_read)
-    report.run_id = start_run(target)
-    _timed(report, "publish", lambda: run_publish(settings, report.run_id or 0, report, delete_policy))
+    options = options or RunOptions()
+    with recorded_run(settings, "publish", options) as report:
+        target = engine(settings.new)
+        require_target_schema(target)
+        _open_run(report, target, "publish")
+        report.rows_read = staged_counts(target)
+        _classify(report, target)
+        _publish_step(report, target, options)
     return report
 
 
-def format_summary(report: RunReport) -> str:
-    lines = [f"run {report.run_id}: {'planned (nothing published)' if report.dry_run else 'published'}"]
+def stage_only(settings: Settings, options: RunOptions | None = None) -> RunReport:
+    options = options or RunOptions()
+    with recorded_run(settings, "stage", options) as report:
+        target = engine(settings.new)
+        require_target_schema(target)
+        _open_run(report, target, "stage")
+        report.rows_read = _timed(report, "stage", "legacy rows read", lambda: stage(settings), _total)
+        _close(report, target, "staged")
+    return report
+
+
+def _timed_transform(report: RunReport, settings: Settings, options: RunOptions) -> dict[str, int]:
+    # dbt runs in a child process, whose memory counts; the pandas engine runs in this one.
+    return _timed(
+        report,
+        "transform",
+        "legacy rows read",
+        lambda: run_transform(settings, options.engine),
+        lambda _: _total(report.rows_read),
+        in_children=options.engine == "dbt",
+    )
+
+
+def transform_only(settings: Settings, options: RunOptions | None = None) -> dict[str, int]:
+    options = options or RunOptions()
+    with recorded_run(settings, "transform", options) as report:
+        target = engine(settings.new)
+        require_target_schema(target)
+        _open_run(report, target, "transform")
+        report.rows_read = staged_counts(target)
+        passed = _timed_transform(report, settings, options)
+        _classify(report, target)
+        _close(report, target, "transformed")
+    return passed
+
+
+def _close(report: RunReport, target: Engine, status: str) -> None:
+    report.status = status
+    with target.begin() as conn:
+        finish_run(conn, report.run_id or 0, status, report.as_json())
+
+
+def _total(counts: dict[str, int]) -> int:
+    return sum(counts.values())
+
+
+def format_summary(report: RunReport, report_dir: Path | None = None) -> str:
+    headline = {
+        "published": "published",
+        "planned": "planned (nothing published)",
+        "staged": "staged",
+        "transformed": "transformed",
+    }.get(report.status, report.status)
+    lines = [f"run {report.run_id}: {headline}"]
+    if report.abandoned_runs:
+        lines.append("closed as failed, abandoned by a killed run: run " + ", ".join(map(str, report.abandoned_runs)))
     if report.seeded:
         lines.append("seeded the empty legacy database: " + ", ".join(f"{t} {n}" for t, n in report.seeded.items()))
-    lines.append("legacy rows read -> migrated / merged / rejected:")
-    for legacy_table, read in report.rows_read.items():
-        counts = report.outcomes.get(legacy_table, {})
-        lines.append(
-            f"  {legacy_table:<13} {read:>9}  -> {counts.get('migrated', 0)} / {counts.get('merged', 0)} / "
-            f"{counts.get('rejected', 0)}"
-        )
+    if report.outcomes:
+        lines.append("legacy rows read -> migrated / merged / rejected:")
+        for legacy_table, read in report.rows_read.items():
+            counts = report.outcomes.get(legacy_table, {})
+            lines.append(
+                f"  {legacy_table:<13} {read:>9}  -> {counts.get('migrated', 0)} / {counts.get('merged', 0)} / "
+                f"{counts.get('rejected', 0)}"
+            )
+    elif report.rows_read:
+        lines.append("legacy rows read: " + ", ".join(f"{t} {n}" for t, n in report.rows_read.items()))
+    if report.gates:
+        failed = [gate for gate in report.gates if not gate.passed]
+        lines.append(f"gates: {len(report.gates) - len(failed)} of {len(report.gates)} passed")
+        lines.extend(f"  FAILED {gate.gate} {gate.subject}: {gate.detail}" for gate in failed)
     if report.published:
-        lines.append("target rows written (inserted or changed) / deleted:")
+        verb = "that would be written" if report.dry_run else "written"
+        lines.append(f"target rows {verb} (inserted or changed) / deleted:")
         for target_table, written in report.published.written.items():
             lines.append(f"  {target_table:<19} {written:>9} / {report.published.deleted.get(target_table, 0)}")
+        kept = {t: n for t, n in report.published.kept.items() if n}
+        if kept:
+            lines.append(
+                "kept, their legacy row gone or no longer migrating (--on-missing keep): "
+                + ", ".join(f"{t} {n}" for t, n in kept.items())
+            )
         lines.append(f"ledger rows appended (rejects, merges, warnings): {report.published.ledger_rows}")
-    timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.seconds.items())
-    lines.append(f"time: {timings}")
+    timings = ", ".join(
+        f"{name} {timing.seconds:.1f}s ({timing.rows_per_second:,.0f} rows/s)" for name, timing in report.stages.items()
+    )
+    if timings:
+        lines.append(f"time: {timings}")
+    if report_dir is not None:
+        lines.append(f"report: {report_dir / 'migration_report.md'}")
     lines.append(f"what happened to any legacy row: select * from migration_ledger where run_id = {report.run_id}")
     return "\n".join(lines)

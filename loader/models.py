@@ -89,11 +89,12 @@ class Address(Base):
 
     address_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE", **DEFERRABLE), unique=True)
-    street: Mapped[str | None] = mapped_column(String(200))
-    city: Mapped[str | None] = mapped_column(String(100))
+    # Street, city and country are free text in the legacy data: text, so no cast can ever cut them short.
+    street: Mapped[str | None] = mapped_column(Text)
+    city: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str | None] = mapped_column(String(50))
     postal_code: Mapped[str | None] = mapped_column(String(20))
-    country: Mapped[str | None] = mapped_column(String(60))
+    country: Mapped[str | None] = mapped_column(Text)
     # The legacy text the parts came from, so a split can always be checked against its source.
     address_raw: Mapped[str] = mapped_column(Text)
 

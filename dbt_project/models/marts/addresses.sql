@@ -12,12 +12,12 @@ country_names as (
 final as (
     select
         users.legacy_user_id::integer as legacy_user_id,
-        users.address_street::varchar(200) as street,
-        users.address_city::varchar(100) as city,
+        users.address_street::text as street,
+        users.address_city::text as city,
         users.address_state::varchar(50) as state,
         users.address_postal_code::varchar(20) as postal_code,
         -- A country no mapping knows is kept as written (with a warning), never dropped.
-        coalesce(country_names.country, users.address_country_text)::varchar(60) as country,
+        coalesce(country_names.country, users.address_country_text)::text as country,
         users.address_raw::text as address_raw
     from users
     left join country_names

@@ -1,0 +1,823 @@
+"""The dbt models in pandas, layer by layer: staging parses, intermediate classifies, marts and quarantine shape.
+
+Each function names the model it stands for and follows its SQL, CTE by CTE; the rule ids are those of
+docs/cleaning-rules.md. SQL's NULL is NaN (text), NaT (timestamps) or <NA> (integers); a SQL join never matches
+NULL, so every lookup here leaves NULL keys unmatched. Money is held in integer cents (Int64): numeric(12, 2)
+exactly, without a Python object per value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from loader.cli_errors import PipelineError
+from loader.pandas_engine import parse
+from loader.pandas_engine.io import OutputTable, StagedColumn
+from loader.pandas_engine.pg_text import TextRules
+from loader.pandas_engine.project import Mappings, Project, varchar_length
+
+# A table's rows go through the staging parse this many at a time: the parse's temporary columns stay small.
+STAGING_CHUNK_ROWS = 250_000
+_CENTS_LIMIT = 10**12
+_JSON_CONTROL = [chr(code) for code in range(1, 0x20)]
+
+
+@dataclass(frozen=True)
+class LegacyTable:
+    """A staged legacy table as read: its columns (the legacy contract's and any others) and its rows."""
+
+    name: str
+    columns: tuple[StagedColumn, ...]
+    rows: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Every table the engine writes, by name, as publish reads them."""
+
+    marts: dict[str, pd.DataFrame]
+    rejects: pd.DataFrame
+    warnings: pd.DataFrame
+
+
+def _bools(values: pd.Series | npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """A condition as SQL's `when` reads it: NULL is not true."""
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype=bool, na_value=False)
+    return values
+
+
+def _text(values: npt.NDArray[np.str_] | list[str], index: pd.Index) -> pd.Series:
+    return pd.Series(values, index=index, dtype="str")
+
+
+def _status(index: pd.Index, conditions: list[npt.NDArray[np.bool_]], names: list[str], otherwise: str) -> pd.Series:
+    """The first name whose condition holds, else `otherwise` ('' for NULL): SQL's `case`, as a category.
+
+    A category holds a small code per row, where text would hold the word again in every row.
+    """
+    categories = [*names, otherwise]
+    codes = np.select(conditions, list(range(len(names))), len(names)).astype(np.int8)
+    status = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
+    series = pd.Series(status, index=index)
+    return series.cat.remove_categories([""]) if "" in categories else series
+
+
+def _rows(frame: pd.DataFrame, condition: pd.Series | npt.NDArray[np.bool_], columns: list[str]) -> pd.DataFrame:
+    """The rows where the condition holds, of the named columns only: a model's import CTE, without a full copy."""
+    return frame.loc[_bools(condition), columns]
+
+
+def _in_chunks(frame: pd.DataFrame, model: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
+    """A staging model over STAGING_CHUNK_ROWS rows at a time: each of its rows depends on one input row only."""
+    if len(frame) <= STAGING_CHUNK_ROWS:
+        return model(frame)
+    return pd.concat(
+        [model(frame.iloc[start : start + STAGING_CHUNK_ROWS]) for start in range(0, len(frame), STAGING_CHUNK_ROWS)]
+    )
+
+
+# Staging (dbt_staging.stg_legacy__*): trim, null the blanks, parse; no joins.
+
+
+def stage_users(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
+    """stg_legacy__users: rules C1, E1, E2, N1, P1, T1, T2, A1."""
+    index = source.index
+    email_text = parse.clean_text(source["email"], rules)
+    email_normalized = parse.normalize_email(email_text, rules)
+    email_valid = parse.is_valid_email(email_normalized)
+    registered_at_text = parse.clean_text(source["registration_date_str"], rules)
+    registered_at = parse.parse_timestamp(registered_at_text)
+    phone_text = parse.clean_text(source["phone_number_str"], rules)
+    phone_e164 = parse.normalize_phone(phone_text)
+    address = parse.split_address(source["address_combined"], rules)
+    full_name_text = parse.squish(parse.clean_text(source["full_name"], rules), rules)
+    return pd.DataFrame(
+        {
+            "legacy_user_id": source["id"],
+            "username": source["username"].str.strip(" "),
+            "username_key": parse.user_key(source["username"], rules),
+            "email": email_normalized.where(email_valid),
+            "email_status": _status(index, [_bools(email_text.isna()), email_valid], ["missing", "ok"], "invalid"),
+            "full_name": parse.tidy_name(full_name_text, rules),
+            "registered_at": registered_at,
+            "registered_at_status": _status(
+                index, [_bools(registered_at_text.isna()), _bools(registered_at.isna())], ["missing", "invalid"], "ok"
+            ),
+            "address_raw": source["address_combined"],
+            "address_street": address.street,
+            "address_city": address.city,
+            "address_state": address.state,
+            "address_postal_code": address.postal_code,
+            "address_country_text": address.country_text,
+            "address_country_key": address.country_key,
+            "address_status": address.status,
+            "phone": phone_e164.fillna(phone_text),
+            "phone_status": _status(
+                index, [_bools(phone_text.isna()), _bools(phone_e164.isna())], ["missing", "kept_raw"], "ok"
+            ),
+        },
+        index=index,
+    )
+
+
+def stage_products(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
+    """stg_legacy__products: rules C1, M1-M3, T1, T2."""
+    index = source.index
+    product_name = parse.clean_text(source["product_name"], rules)
+    price_text = parse.clean_text(source["price_str"], rules)
+    price_amount = parse.parse_money_amount(price_text, rules)
+    price_currency = parse.parse_money_currency(price_text)
+    created_at_text = parse.clean_text(source["created_at_str"], rules)
+    created_at = parse.parse_timestamp(created_at_text)
+    not_negative = _bools(price_amount >= 0)
+    return pd.DataFrame(
+        {
+            "legacy_product_id": source["id"],
+            "product_name": product_name,
+            "product_name_key": parse.spelling_key(product_name, rules),
+            "description": parse.clean_text(source["description"], rules),
+            "price": price_amount.where(not_negative),
+            "currency": price_currency.where(not_negative),
+            "price_status": _status(
+                index,
+                [_bools(price_text.isna()), _bools(price_amount.isna()), _bools(price_amount < 0)],
+                ["missing", "invalid", "negative"],
+                "ok",
+            ),
+            # C1 first: a blank category or a null marker is a missing one, not an unknown spelling.
+            "category_key": parse.spelling_key(parse.clean_text(source["category_name_redundant"], rules), rules),
+            "created_at": created_at,
+            "created_at_status": _status(
+                index, [_bools(created_at_text.isna()), _bools(created_at.isna())], ["missing", "invalid"], "ok"
+            ),
+        },
+        index=index,
+    )
+
+
+def stage_orders(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
+    """stg_legacy__orders: rules C1, M1-M3, T1, T2 (the row digest of O3 is first_of_duplicates here)."""
+    index = source.index
+    ordered_at_text = parse.clean_text(source["order_date_str"], rules)
+    ordered_at = parse.parse_timestamp(ordered_at_text)
+    unit_price_text = parse.clean_text(source["unit_price_str_redundant"], rules)
+    unit_price = parse.parse_money_amount(unit_price_text, rules)
+    total_text = parse.clean_text(source["total_order_amount_str"], rules)
+    total_amount = parse.parse_money_amount(total_text, rules)
+    return pd.DataFrame(
+        {
+            "legacy_order_id": source["id"],
+            "user_identifier_key": parse.user_key(parse.clean_text(source["user_identifier_text"], rules), rules),
+            "product_name_key": parse.spelling_key(parse.clean_text(source["product_name_redundant"], rules), rules),
+            "ordered_at": ordered_at,
+            "ordered_at_status": _status(
+                index, [_bools(ordered_at_text.isna()), _bools(ordered_at.isna())], ["missing", "invalid"], "ok"
+            ),
+            "status_key": parse.spelling_key(parse.clean_text(source["status_text"], rules), rules),
+            "quantity": source["quantity"],
+            "unit_price": unit_price,
+            "unit_price_currency": parse.parse_money_currency(unit_price_text),
+            "unit_price_status": _status(
+                index,
+                [_bools(unit_price_text.isna()), _bools(unit_price.isna()), _bools(unit_price < 0)],
+                ["missing", "invalid", "negative"],
+                "ok",
+            ),
+            "total_amount": total_amount,
+            "total_currency": parse.parse_money_currency(total_text),
+            "total_status": _status(
+                index, [_bools(total_text.isna()), _bools(total_amount.isna())], ["missing", "invalid"], "ok"
+            ),
+        },
+        index=index,
+    )
+
+
+def first_of_duplicates(orders: LegacyTable) -> pd.Series:
+    """Rule O3: per order, the lowest id among the rows equal to it in every legacy column but the id.
+
+    The dbt model compares an md5 of the row's JSON without the id; equal JSON is equal values (NULL equal to NULL
+    too), which is what grouping on every column with dropna=False compares, exactly.
+    """
+    others = [column.name for column in orders.columns if column.name != "id"]
+    rows = orders.rows
+    return rows.groupby(others, dropna=False, sort=False)["id"].transform("min")
+
+
+# Intermediate (dbt_intermediate.int_*): deduplicate, resolve references, classify every row.
+
+
+def deduplicate_users(users: pd.DataFrame) -> pd.DataFrame:
+    """int_users_deduplicated: a repeated username rejected (U2); among the rest, merged into the lowest id sharing
+    the email (U1)."""
+    ids = users["legacy_user_id"]
+    username_rank = users.sort_values("legacy_user_id").groupby("username", dropna=False, sort=False).cumcount() + 1
+    rejected = _bools(username_rank.reindex(users.index) > 1)
+    kept_ids = ids.astype("Int64").where(~rejected)
+    lowest_with_email = kept_ids.groupby(users["email"], sort=False).transform("min")
+    surviving = lowest_with_email.where(users["email"].notna() & ~rejected, ids).astype(ids.dtype)
+    merged = ~rejected & _bools(surviving != ids)
+    index = users.index
+    return users.assign(
+        surviving_legacy_user_id=surviving,
+        outcome=_status(index, [rejected, merged], ["rejected", "merged"], "migrated"),
+        reason_code=_status(index, [rejected, merged], ["username_duplicate", "duplicate_email"], ""),
+        fault_column=_status(index, [rejected, merged], ["username", "email"], ""),
+    )
+
+
+def classify_products(products: pd.DataFrame, mappings: Mappings) -> pd.DataFrame:
+    """int_products_classified: the category seed applied (R2); a product without a name rejected (R1)."""
+    nameless = _bools(products["product_name"].isna())
+    index = products.index
+    return products.assign(
+        category=products["category_key"].map(mappings.categories).astype("str"),
+        outcome=_status(index, [nameless], ["rejected"], "migrated"),
+        reason_code=_status(index, [nameless], ["product_name_missing"], ""),
+        fault_column=_status(index, [nameless], ["product_name"], ""),
+    )
+
+
+def resolve_orders(
+    orders: pd.DataFrame,
+    first_ids: pd.Series,
+    users: pd.DataFrame,
+    products: pd.DataFrame,
+    project: Project,
+    snapshot_taken_at: datetime | None,
+) -> pd.DataFrame:
+    """int_orders_resolved: user (O1), product (O2), status, duplicates (O3), the checks of O4, O6, O7, in order."""
+    index = orders.index
+    kept_users = _rows(
+        users,
+        users["outcome"] != "rejected",
+        ["legacy_user_id", "username_key", "email", "surviving_legacy_user_id", "registered_at"],
+    )
+    migrated_products = _rows(
+        products, products["outcome"] == "migrated", ["legacy_product_id", "product_name_key", "price", "currency"]
+    )
+
+    # O1: by username, then by email; a key that names several surviving users is ambiguous.
+    candidates = _user_candidates_for(kept_users)
+    user_key = orders["user_identifier_key"]
+    by_username, by_email = candidates["username"], candidates["email"]
+    username_count = user_key.map(by_username["nunique"])
+    user_match_count = username_count.fillna(user_key.map(by_email["nunique"])).fillna(0)
+    legacy_user_id = user_key.map(by_username["min"]).fillna(user_key.map(by_email["min"])).astype("Int64")
+
+    # O2: by name; where several products share it, by unit price and currency.
+    product_key = orders["product_name_key"]
+    names = migrated_products.groupby("product_name_key", sort=False)["legacy_product_id"].agg(["count", "min"])
+    name_count = product_key.map(names["count"]).fillna(0)
+    shared = orders.loc[
+        _bools(name_count > 1), ["legacy_order_id", "product_name_key", "unit_price", "unit_price_currency"]
+    ]
+    priced = migrated_products.loc[
+        _bools(migrated_products["price"].notna()), ["product_name_key", "price", "currency", "legacy_product_id"]
+    ]
+    price_matches = (
+        shared[_bools(shared["unit_price"].notna())]
+        .merge(
+            priced,
+            left_on=["product_name_key", "unit_price", "unit_price_currency"],
+            right_on=["product_name_key", "price", "currency"],
+        )
+        .groupby("legacy_order_id", sort=False)["legacy_product_id"]
+        .agg(["count", "min"])
+    )
+    order_ids = orders["legacy_order_id"]
+    price_count = order_ids.map(price_matches["count"])
+    legacy_product_id = (
+        product_key.map(names["min"])
+        .where(_bools(name_count == 1))
+        .fillna(order_ids.map(price_matches["min"]).where(_bools(price_count == 1)))
+        .astype("Int64")
+    )
+
+    status = orders["status_key"].map(project.mappings.statuses).astype("str")
+    registered_at = legacy_user_id.map(kept_users.set_index("legacy_user_id")["registered_at"])
+    ordered_at = orders["ordered_at"]
+    quantity = orders["quantity"]
+    in_future = (
+        _bools(ordered_at > pd.Timestamp(snapshot_taken_at))
+        if snapshot_taken_at is not None
+        else np.zeros(len(orders), dtype=bool)
+    )
+    reasons = {
+        "duplicate_order": _bools(first_ids != order_ids),
+        "user_missing": _bools(user_key.isna() | (user_key == "")),
+        "user_not_found": _bools(user_match_count == 0),
+        "user_ambiguous": _bools(user_match_count > 1),
+        "product_missing": _bools(product_key.isna() | (product_key == "")),
+        "product_not_found": _bools(name_count == 0),
+        "product_ambiguous": _bools(legacy_product_id.isna()),
+        "order_date_missing": _bools(orders["ordered_at_status"] == "missing"),
+        "order_date_invalid": _bools(orders["ordered_at_status"] == "invalid"),
+        "order_date_in_future": in_future,
+        # O7 compares days; NaT on either side is no comparison (skipped).
+        "order_before_registration": _bools(ordered_at.dt.normalize() < registered_at.dt.normalize()),
+        "quantity_missing": _bools(quantity.isna()),
+        "quantity_not_positive": _bools(quantity <= 0),
+        "quantity_implausible": _bools(quantity > project.max_order_quantity),
+        "status_unknown": _bools(status.isna()),
+        "unit_price_missing": _bools(orders["unit_price_status"] == "missing"),
+        "unit_price_invalid": _bools(orders["unit_price_status"].isin(["invalid", "negative"])),
+    }
+    reason_code = _status(index, list(reasons.values()), list(reasons.keys()), "")
+    outcome = _status(
+        index,
+        [_bools(reason_code.isna()), _bools(reason_code == "duplicate_order")],
+        ["migrated", "merged"],
+        "rejected",
+    )
+    migrated = _bools(outcome == "migrated")
+    computed_total = pd.Series(pd.NA, index=index, dtype="Int64")
+    computed_total[migrated] = quantity[migrated].astype("Int64") * orders["unit_price"][migrated]
+    return orders.assign(
+        legacy_user_id=legacy_user_id,
+        legacy_product_id=legacy_product_id,
+        status=status,
+        first_legacy_order_id=first_ids,
+        reason_code=reason_code,
+        outcome=outcome,
+        fault_column=_order_fault_column(reason_code),
+        computed_total=computed_total,
+    )
+
+
+def _user_candidates_for(kept_users: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """int_orders_resolved's user_candidates: per key and way of matching, how many surviving users, the lowest."""
+    keys = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "user_key": kept_users["username_key"],
+                    "matched_by": "username",
+                    "surviving": kept_users["surviving_legacy_user_id"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "user_key": kept_users["email"],
+                    "matched_by": "email",
+                    "surviving": kept_users["surviving_legacy_user_id"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    keys = keys[_bools(keys["user_key"].notna())]
+    return {
+        matched_by: keys[_bools(keys["matched_by"] == matched_by)]
+        .groupby("user_key", sort=False)["surviving"]
+        .agg(["nunique", "min"])
+        for matched_by in ("username", "email")
+    }
+
+
+def _order_fault_column(reason_code: pd.Series) -> pd.Series:
+    """The legacy column at fault, by the reason's prefix as the model's `like` patterns read it."""
+    prefixes = [
+        ("duplicate_order", "id"),
+        ("user_", "user_identifier_text"),
+        ("product_", "product_name_redundant"),
+        ("order_", "order_date_str"),
+        ("quantity_", "quantity"),
+        ("status_unknown", "status_text"),
+        ("unit_price_", "unit_price_str_redundant"),
+    ]
+    conditions = [_bools(reason_code.str.startswith(prefix)) for prefix, _ in prefixes]
+    return _status(reason_code.index, conditions, [column for _, column in prefixes], "")
+
+
+# Marts (dbt_marts.*): the target's shape, cast to the contracts' types.
+
+
+def _conform(frame: pd.DataFrame, table: OutputTable) -> pd.DataFrame:
+    """The casts of the mart's SELECT: varchar(n) cuts text to n characters; numeric(12, 2) must fit."""
+    columns = {}
+    for column in table.columns:
+        values = frame[column.name]
+        length = varchar_length(column.type_sql)
+        if length is not None:
+            values = values.astype("str").str.slice(0, length)
+        elif column.type_sql.startswith("numeric"):
+            too_large = _bools(values.abs() >= _CENTS_LIMIT)
+            if too_large.any():
+                raise PipelineError(
+                    f"{table.name}.{column.name}: numeric field overflow ({int(values[too_large].iloc[0])} cents): "
+                    "the dbt models stop the build on it too, as numeric(12, 2) cannot hold it"
+                )
+            values = _cents_text(values)
+        columns[column.name] = values
+    return pd.DataFrame(columns).reset_index(drop=True)
+
+
+def _cents_text(cents: pd.Series) -> pd.Series:
+    """Integer cents as numeric text, `-12.50`: what COPY reads into numeric(12, 2), exactly."""
+    present = _bools(cents.notna())
+    text = pd.Series(np.nan, index=cents.index, dtype="str")
+    if present.any():
+        amounts = cents[present].astype("int64")
+        units = (amounts.abs() // 100).astype("str")
+        hundredths = (amounts.abs() % 100).astype("str").str.zfill(2)
+        sign = _text(np.where(amounts < 0, "-", ""), amounts.index)
+        text[present] = sign + units + "." + hundredths
+    return text
+
+
+def build_marts(
+    users: pd.DataFrame, products: pd.DataFrame, orders: pd.DataFrame, project: Project
+) -> dict[str, pd.DataFrame]:
+    """users, addresses, product_categories, products, orders, order_items."""
+    migrated_users = _rows(users, users["outcome"] == "migrated", list(project.marts["users"].column_names))
+    with_address = _rows(
+        users,
+        _bools(users["outcome"] == "migrated") & _bools(users["address_status"] != "missing"),
+        [name for name in users.columns if name.startswith("address_") or name == "legacy_user_id"],
+    )
+    migrated_products = _rows(
+        products,
+        products["outcome"] == "migrated",
+        ["legacy_product_id", "product_name", "description", "category", "price", "currency", "created_at"],
+    )
+    migrated_orders = _rows(
+        orders,
+        orders["outcome"] == "migrated",
+        [
+            "legacy_order_id",
+            "legacy_user_id",
+            "legacy_product_id",
+            "status",
+            "ordered_at",
+            "quantity",
+            "unit_price",
+            "unit_price_currency",
+            "computed_total",
+        ],
+    )
+    country = with_address["address_country_key"].map(project.mappings.countries).astype("str")
+    categories = migrated_products["category"].dropna().drop_duplicates()
+    frames = {
+        "users": migrated_users,
+        "addresses": pd.DataFrame(
+            {
+                "legacy_user_id": with_address["legacy_user_id"],
+                "street": with_address["address_street"],
+                "city": with_address["address_city"],
+                "state": with_address["address_state"],
+                "postal_code": with_address["address_postal_code"],
+                # A country no mapping knows is kept as written (with a warning), never dropped.
+                "country": country.fillna(with_address["address_country_text"]),
+                "address_raw": with_address["address_raw"],
+            }
+        ),
+        "product_categories": pd.DataFrame({"name": categories}),
+        "products": pd.DataFrame(
+            {
+                "legacy_product_id": migrated_products["legacy_product_id"],
+                "name": migrated_products["product_name"],
+                "description": migrated_products["description"],
+                "category_name": migrated_products["category"],
+                "price": migrated_products["price"],
+                "currency": migrated_products["currency"],
+                "created_at": migrated_products["created_at"],
+            }
+        ),
+        "orders": pd.DataFrame(
+            {
+                "legacy_order_id": migrated_orders["legacy_order_id"],
+                "legacy_user_id": migrated_orders["legacy_user_id"],
+                "status": migrated_orders["status"],
+                "ordered_at": migrated_orders["ordered_at"],
+                # The total is quantity times unit price; a legacy total that disagrees is a warning (O5).
+                "total_amount": migrated_orders["computed_total"],
+                "currency": migrated_orders["unit_price_currency"],
+            }
+        ),
+        "order_items": pd.DataFrame(
+            {
+                "legacy_order_id": migrated_orders["legacy_order_id"],
+                "legacy_product_id": migrated_orders["legacy_product_id"],
+                "quantity": migrated_orders["quantity"],
+                "unit_price": migrated_orders["unit_price"],
+                "currency": migrated_orders["unit_price_currency"],
+            }
+        ),
+    }
+    return {name: _conform(frames[name], table) for name, table in project.marts.items()}
+
+
+# Quarantine (dbt_quarantine.rejects, warnings): one shape, the raw value and the whole legacy row along.
+
+
+def _json_string(values: pd.Series) -> pd.Series:
+    """Text as a JSON string literal; jsonb reads it back to the same text."""
+    escaped = values.str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
+    controlled = _bools(escaped.str.contains("[\x01-\x1f]", regex=True))
+    if controlled.any():
+        fixed = escaped[controlled]
+        for character in _JSON_CONTROL:
+            fixed = fixed.str.replace(character, f"\\u{ord(character):04x}", regex=False)
+        escaped = escaped.mask(controlled, fixed)
+    return '"' + escaped + '"'
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """A column's values as `->>` gives them: integers in decimal, text as it is, NULL as NULL."""
+    if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and values.dtype.kind in "iu":
+        present = _bools(values.notna())
+        text = pd.Series(np.nan, index=values.index, dtype="str")
+        text[present] = values[present].astype("int64").astype("str")
+        return text
+    return values.astype("str")
+
+
+def legacy_rows(table: LegacyTable, ids: pd.Series) -> pd.Series:
+    """to_jsonb() of each legacy row named by id, as JSON text: its columns as they stood, under their names."""
+    wanted = pd.Index(ids.dropna().unique())
+    rows = table.rows.set_index("id", drop=False).loc[wanted]
+    fields = []
+    for column in table.columns:
+        values = rows[column.name]
+        if column.kind == "json":
+            fragment = values
+        elif column.kind == "integer":
+            fragment = _as_text(values)
+        else:
+            fragment = _json_string(values.astype("str"))
+        fields.append(_json_string(pd.Series([column.name], dtype="str")).iloc[0] + ": " + fragment.fillna("null"))
+    document = "{" + fields[0]
+    for field in fields[1:]:
+        document = document + ", " + field
+    document = document + "}"
+    return ids.map(pd.Series(document.array, index=wanted))
+
+
+def _quarantine(parts: list[tuple[LegacyTable, pd.DataFrame]], outcome: str | None) -> pd.DataFrame:
+    """Rows of the quarantine's shape from (legacy table, [legacy_id, outcome, reason_code, column_name, merged])."""
+    frames = []
+    for table, entries in parts:
+        if entries.empty:
+            continue
+        ids = entries["legacy_id"]
+        by_id = table.rows.set_index("id")
+        raw_value = pd.Series(np.nan, index=entries.index, dtype="str")
+        for column_name in entries["column_name"].dropna().unique():
+            named = _bools(entries["column_name"] == column_name)
+            source = by_id[column_name] if column_name != "id" else pd.Series(by_id.index, index=by_id.index)
+            raw_value[named] = _as_text(ids[named].map(source))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "legacy_table": table.name,
+                    "legacy_id": ids.astype("Int64"),
+                    "outcome": entries["outcome"] if outcome is None else outcome,
+                    "stage": "transform",
+                    "reason_code": entries["reason_code"],
+                    "column_name": entries["column_name"],
+                    "raw_value": raw_value,
+                    "merged_into_legacy_id": entries["merged_into_legacy_id"].astype("Int64"),
+                    "legacy_row": legacy_rows(table, ids),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame({name: pd.Series(dtype="str") for name in _QUARANTINE_NAMES})
+    return pd.concat(frames, ignore_index=True)
+
+
+_QUARANTINE_NAMES = (
+    "legacy_table",
+    "legacy_id",
+    "outcome",
+    "stage",
+    "reason_code",
+    "column_name",
+    "raw_value",
+    "merged_into_legacy_id",
+    "legacy_row",
+)
+
+
+def _entries(
+    ids: pd.Series,
+    outcome: pd.Series | str,
+    reason_code: pd.Series | str,
+    column_name: pd.Series | str,
+    merged: pd.Series | None,
+) -> pd.DataFrame:
+    frame = pd.DataFrame({"legacy_id": ids.astype("Int64")})
+    # Text, not categories: the three tables' categories differ, and concatenated they would become objects.
+    frame["outcome"] = outcome.astype("str").to_numpy() if isinstance(outcome, pd.Series) else outcome
+    frame["reason_code"] = reason_code.astype("str").to_numpy() if isinstance(reason_code, pd.Series) else reason_code
+    frame["column_name"] = column_name.astype("str").to_numpy() if isinstance(column_name, pd.Series) else column_name
+    frame["merged_into_legacy_id"] = merged.astype("Int64") if merged is not None else pd.NA
+    return frame.reset_index(drop=True)
+
+
+def build_rejects(
+    legacy: Mapping[str, LegacyTable], users: pd.DataFrame, products: pd.DataFrame, orders: pd.DataFrame
+) -> pd.DataFrame:
+    """rejects: every legacy row not migrated, once: rejected with its reason, or merged with the row it joined."""
+    classified = ["outcome", "reason_code", "fault_column"]
+    not_users = _rows(
+        users, users["outcome"] != "migrated", ["legacy_user_id", "surviving_legacy_user_id", *classified]
+    )
+    not_products = _rows(products, products["outcome"] != "migrated", ["legacy_product_id", *classified])
+    not_orders = _rows(
+        orders, orders["outcome"] != "migrated", ["legacy_order_id", "first_legacy_order_id", *classified]
+    )
+    user_merged = _bools(not_users["outcome"] == "merged")
+    order_merged = _bools(not_orders["outcome"] == "merged")
+    parts = [
+        (
+            legacy["old_users"],
+            _entries(
+                not_users["legacy_user_id"],
+                not_users["outcome"],
+                not_users["reason_code"],
+                not_users["fault_column"],
+                not_users["surviving_legacy_user_id"].astype("Int64").where(user_merged),
+            ),
+        ),
+        (
+            legacy["old_products"],
+            _entries(
+                not_products["legacy_product_id"],
+                not_products["outcome"],
+                not_products["reason_code"],
+                not_products["fault_column"],
+                None,
+            ),
+        ),
+        (
+            legacy["old_orders"],
+            _entries(
+                not_orders["legacy_order_id"],
+                not_orders["outcome"],
+                not_orders["reason_code"],
+                not_orders["fault_column"],
+                not_orders["first_legacy_order_id"].astype("Int64").where(order_merged),
+            ),
+        ),
+    ]
+    return _quarantine(parts, outcome=None)
+
+
+def _repairs(ids: pd.Series, checks: list[tuple[str, str, npt.NDArray[np.bool_]]]) -> pd.DataFrame:
+    """One warning entry per check that holds for a row (the model's `cross join lateral (values …)`)."""
+    frames = [_entries(ids[holds], "warning", reason, column, None) for reason, column, holds in checks if holds.any()]
+    if not frames:
+        return _entries(ids.iloc[0:0], "warning", "", "", None)
+    return pd.concat(frames, ignore_index=True)
+
+
+def build_warnings(
+    legacy: Mapping[str, LegacyTable],
+    users: pd.DataFrame,
+    products: pd.DataFrame,
+    orders: pd.DataFrame,
+    mappings: Mappings,
+) -> pd.DataFrame:
+    """warnings: migrated rows that needed a repair, one row per repair."""
+    u = _rows(
+        users,
+        users["outcome"] == "migrated",
+        [
+            "legacy_user_id",
+            "email_status",
+            "registered_at_status",
+            "phone_status",
+            "address_status",
+            "address_country_key",
+        ],
+    )
+    country = u["address_country_key"].map(mappings.countries)
+    user_checks = [
+        ("email_invalid", "email", _bools(u["email_status"] == "invalid")),
+        ("registration_date_invalid", "registration_date_str", _bools(u["registered_at_status"] == "invalid")),
+        ("phone_not_normalized", "phone_number_str", _bools(u["phone_status"] == "kept_raw")),
+        ("address_not_split", "address_combined", _bools(u["address_status"] == "not_split")),
+        ("country_unknown", "address_combined", _bools(u["address_country_key"].notna() & country.isna())),
+    ]
+    p = _rows(
+        products,
+        products["outcome"] == "migrated",
+        ["legacy_product_id", "price_status", "created_at_status", "category_key", "category"],
+    )
+    product_checks = [
+        ("price_invalid", "price_str", _bools(p["price_status"] == "invalid")),
+        ("price_negative", "price_str", _bools(p["price_status"] == "negative")),
+        ("created_date_invalid", "created_at_str", _bools(p["created_at_status"] == "invalid")),
+        ("category_unknown", "category_name_redundant", _bools(p["category_key"].notna() & p["category"].isna())),
+    ]
+    o = _rows(
+        orders,
+        orders["outcome"] == "migrated",
+        ["legacy_order_id", "total_status", "total_amount", "computed_total", "total_currency", "unit_price_currency"],
+    )
+    total_missing = _bools(o["total_status"] == "missing")
+    total_unreadable = ~total_missing & _bools(o["total_status"] == "invalid")
+    mismatch = (
+        ~total_missing
+        & ~total_unreadable
+        & (_bools(o["total_amount"] != o["computed_total"]) | _bools(o["total_currency"] != o["unit_price_currency"]))
+    )
+    order_checks = [
+        ("total_missing", "total_order_amount_str", total_missing),
+        ("total_unreadable", "total_order_amount_str", total_unreadable),
+        ("total_mismatch", "total_order_amount_str", mismatch),
+    ]
+    parts = [
+        (legacy["old_users"], _repairs(u["legacy_user_id"], user_checks)),
+        (legacy["old_products"], _repairs(p["legacy_product_id"], product_checks)),
+        (legacy["old_orders"], _repairs(o["legacy_order_id"], order_checks)),
+    ]
+    return _quarantine(parts, outcome="warning")
+
+
+# The gate before anything is written.
+
+
+def check_conservation(legacy: Mapping[str, LegacyTable], outputs: Outputs) -> None:
+    """Every staged row migrated or in rejects, exactly once (the dbt project's conservation test); else raise."""
+    marts = {
+        "old_users": ("users", "legacy_user_id"),
+        "old_products": ("products", "legacy_product_id"),
+        "old_orders": ("orders", "legacy_order_id"),
+    }
+    problems = []
+    for legacy_table, (mart, key) in marts.items():
+        staged = pd.Index(legacy[legacy_table].rows["id"].astype("Int64"))
+        migrated = outputs.marts[mart][key].astype("Int64")
+        rejected = outputs.rejects.loc[_bools(outputs.rejects["legacy_table"] == legacy_table), "legacy_id"]
+        accounted = pd.Index(pd.concat([migrated, rejected.astype("Int64")], ignore_index=True))
+        if staged.hasnans or not staged.is_unique:
+            problems.append(f"{legacy_table}: the staged ids are not unique and present")
+        elif not accounted.is_unique or not staged.sort_values().equals(accounted.sort_values()):
+            problems.append(
+                f"{legacy_table}: {len(staged)} staged, {len(migrated)} migrated + {len(rejected)} rejected or merged"
+                f" ({len(staged.difference(accounted))} unaccounted, {len(accounted.difference(staged))} unknown)"
+            )
+    if problems:
+        raise PipelineError("conservation check failed, nothing was written: " + "; ".join(problems))
+
+
+def check_mart_tests(outputs: Outputs) -> None:
+    """The marts' data tests that the legacy data can fail (keys unique, references resolved); else raise.
+
+    dbt runs these after building each mart and fails the build on one; so does this engine, before writing.
+    """
+    marts = outputs.marts
+    unique = [("users", "legacy_user_id"), ("users", "username"), ("users", "email"), ("addresses", "legacy_user_id")]
+    unique += [("products", "legacy_product_id"), ("orders", "legacy_order_id"), ("order_items", "legacy_order_id")]
+    references = [
+        ("addresses", "legacy_user_id", "users", "legacy_user_id"),
+        ("orders", "legacy_user_id", "users", "legacy_user_id"),
+        ("order_items", "legacy_order_id", "orders", "legacy_order_id"),
+        ("order_items", "legacy_product_id", "products", "legacy_product_id"),
+        ("products", "category_name", "product_categories", "name"),
+    ]
+    failures = []
+    for table, column in unique:
+        values = marts[table][column].dropna()
+        repeated = values[values.duplicated()]
+        if not repeated.empty:
+            failures.append(
+                f"{table}.{column} is not unique ({len(repeated)} repeats, e.g. {repeated.head(1).tolist()})"
+            )
+    for table, column, parent, key in references:
+        values = marts[table][column].dropna()
+        orphans = values[~values.isin(marts[parent][key])]
+        if not orphans.empty:
+            example = orphans.head(1).tolist()
+            failures.append(f"{table}.{column} names {len(orphans)} rows missing from {parent}.{key}, e.g. {example}")
+    if failures:
+        raise PipelineError("the marts fail dbt's data tests, nothing was written: " + "; ".join(failures))
+
+
+def transform(
+    legacy: Mapping[str, LegacyTable], snapshot_taken_at: datetime | None, project: Project, rules: TextRules
+) -> Outputs:
+    """Every model, staging to quarantine, on the staged legacy tables."""
+    users = deduplicate_users(_in_chunks(legacy["old_users"].rows, lambda rows: stage_users(rows, rules)))
+    products = classify_products(
+        _in_chunks(legacy["old_products"].rows, lambda rows: stage_products(rows, rules)), project.mappings
+    )
+    staged_orders = _in_chunks(legacy["old_orders"].rows, lambda rows: stage_orders(rows, rules))
+    orders = resolve_orders(
+        staged_orders, first_of_duplicates(legacy["old_orders"]), users, products, project, snapshot_taken_at
+    )
+    return Outputs(
+        marts=build_marts(users, products, orders, project),
+        rejects=build_rejects(legacy, users, products, orders),
+        warnings=build_warnings(legacy, users, products, orders, project.mappings),
+    )

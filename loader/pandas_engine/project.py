@@ -1,0 +1,115 @@
+"""What the dbt project decides besides its SQL, read from dbt_project/ itself: variables, seeds, mart contracts.
+
+The pandas engine reads the same files dbt reads, never a copy: the mapping seeds people edit, the variables in
+dbt_project.yml, and the marts' enforced contracts (column names, types and constraints of each table).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from loader.pandas_engine.io import OutputColumn, OutputTable
+from loader.publish import MART_SCHEMA, QUARANTINE_SCHEMA
+from loader.transform import DBT_PROJECT_DIR
+
+# The models' own default when dbt_project.yml sets no `max_order_quantity` (int_orders_resolved).
+DEFAULT_MAX_ORDER_QUANTITY = 1000
+MART_ORDER = ("users", "addresses", "product_categories", "products", "orders", "order_items")
+# The quarantine models have no contract; these are the types PostgreSQL gives their SELECTs.
+QUARANTINE_COLUMNS = (
+    OutputColumn("legacy_table", "text"),
+    OutputColumn("legacy_id", "integer"),
+    OutputColumn("outcome", "text"),
+    OutputColumn("stage", "text"),
+    OutputColumn("reason_code", "text"),
+    OutputColumn("column_name", "text"),
+    OutputColumn("raw_value", "text"),
+    OutputColumn("merged_into_legacy_id", "integer"),
+    OutputColumn("legacy_row", "jsonb"),
+)
+_VARCHAR = re.compile(r"varchar\((\d+)\)")
+
+
+@dataclass(frozen=True)
+class Mappings:
+    """The mapping seeds, spelling key -> canonical value."""
+
+    categories: Mapping[str, str]
+    countries: Mapping[str, str]
+    statuses: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Project:
+    staging_schema: str
+    max_order_quantity: int
+    mappings: Mappings
+    marts: Mapping[str, OutputTable]
+    rejects: OutputTable
+    warnings: OutputTable
+
+
+def _seed(folder: Path, name: str) -> dict[str, str]:
+    frame = pd.read_csv(folder / f"{name}.csv", dtype="str", keep_default_na=False)
+    key, value = frame.columns[:2]
+    return dict(zip(frame[key], frame[value], strict=True))
+
+
+def _constraints(column: Mapping[str, Any]) -> str:
+    words = []
+    for constraint in column.get("constraints") or []:
+        kind = constraint["type"]
+        if kind == "not_null":
+            words.append("not null")
+        elif kind == "primary_key":
+            words.append("primary key")
+        elif kind == "check":
+            words.append(f"check ({constraint['expression']})")
+        else:
+            raise ValueError(f"contract constraint {kind!r} on {column['name']} is not understood")
+    return " ".join(words)
+
+
+def _marts(folder: Path) -> dict[str, OutputTable]:
+    document = yaml.safe_load((folder / "models" / "marts" / "_marts__models.yml").read_text())
+    tables = {}
+    for model in document["models"]:
+        columns = tuple(
+            OutputColumn(column["name"], column["data_type"], _constraints(column)) for column in model["columns"]
+        )
+        tables[model["name"]] = OutputTable(MART_SCHEMA, model["name"], columns)
+    missing = [name for name in MART_ORDER if name not in tables]
+    if missing:
+        raise ValueError(f"the marts' contracts name no {', '.join(missing)}")
+    return {name: tables[name] for name in MART_ORDER}
+
+
+def load_project(folder: Path = DBT_PROJECT_DIR) -> Project:
+    settings = yaml.safe_load((folder / "dbt_project.yml").read_text())
+    variables = settings.get("vars") or {}
+    seeds = folder / "seeds"
+    return Project(
+        staging_schema=str(variables.get("legacy_staging_schema", "staging")),
+        max_order_quantity=int(variables.get("max_order_quantity", DEFAULT_MAX_ORDER_QUANTITY)),
+        mappings=Mappings(
+            categories=_seed(seeds, "category_synonyms"),
+            countries=_seed(seeds, "country_names"),
+            statuses=_seed(seeds, "status_synonyms"),
+        ),
+        marts=_marts(folder),
+        rejects=OutputTable(QUARANTINE_SCHEMA, "rejects", QUARANTINE_COLUMNS),
+        warnings=OutputTable(QUARANTINE_SCHEMA, "warnings", QUARANTINE_COLUMNS),
+    )
+
+
+def varchar_length(type_sql: str) -> int | None:
+    """n for varchar(n): the marts cast to it, and PostgreSQL's cast cuts longer text to n characters."""
+    match = _VARCHAR.fullmatch(type_sql.strip())
+    return int(match.group(1)) if match else None

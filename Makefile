@@ -37,13 +37,13 @@ seed: $(STAMP) ## fill old_bad_db with generated legacy data
 	$(PY) -m seeder $(SEED_ARGS)
 
 schema: $(STAMP) ## create or upgrade the target tables (alembic upgrade head)
-	$(VENV)/bin/alembic upgrade head
+	$(PY) -m loader schema
 
 stage: $(STAMP) ## copy the legacy tables into new_good_db's staging schema
-	$(PY) -m loader stage
+	$(PY) -m loader stage $(if $(WAIT),--wait)
 
 transform: $(STAMP) ## dbt build: parse, clean, normalize, test
-	$(PY) -m loader transform $(ENGINE_ARGS)
+	$(PY) -m loader transform $(if $(WAIT),--wait) $(ENGINE_ARGS)
 
 publish: $(STAMP) ## upsert the dbt marts into the target tables
 	$(PY) -m loader publish $(MIGRATE_ARGS)

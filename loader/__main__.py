@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         "publish", help="upsert the dbt marts into the target tables, in one transaction, behind the gates"
     )
     add_publish_options(publish)
+    commands.add_parser("schema", help="alembic upgrade head: create or upgrade the target tables")
     urls = commands.add_parser("db-urls", help="print OLD_DATABASE_URL= and NEW_DATABASE_URL= (no passwords)")
     urls.add_argument("--dbt", action="store_true", help="print the NEW_DB_* exports dbt's profile reads instead")
     commands.add_parser("db-stop", help="stop the embedded PostgreSQL server")
@@ -145,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"OLD_DATABASE_URL={settings.old.display_url()}")
                 print(f"NEW_DATABASE_URL={settings.new.display_url()}")
+            return 0
+
+        if command == "schema":
+            from loader.pipeline import upgrade_schema
+
+            upgrade_schema(settings)
+            print(f"target schema of {settings.new.describe()} is at the latest revision")
             return 0
 
         from loader.pipeline import RunOptions, format_summary, migrate, publish_only, stage_only, transform_only

@@ -20,6 +20,11 @@ class PipelineError(Exception):
 EXIT_FAILURE = 2
 
 
+def _first_line(exc: BaseException | None) -> str:
+    text = str(exc).strip() if exc is not None else ""
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def run_cli(body: Callable[[], int]) -> int:
     """Run a command body; known failures print `error: …` and return 2, with no traceback unless asked."""
     try:
@@ -28,13 +33,16 @@ def run_cli(body: Callable[[], int]) -> int:
         print("error: interrupted; nothing was committed by the step that was running", file=sys.stderr)
         return 130
     except (ConfigError, PipelineError) as exc:
+        failure: BaseException = exc
         message = str(exc)
     except sqlalchemy.exc.DBAPIError as exc:
-        message = f"the database refused a statement: {str(exc.orig).strip().splitlines()[0]}"
+        failure = exc
+        message = f"the database refused a statement: {_first_line(exc.orig)}"
     except (psycopg.Error, psycopg2.Error) as exc:
-        text = str(exc).strip()
-        message = f"the database refused a statement: {text.splitlines()[0] if text else type(exc).__name__}"
+        failure = exc
+        message = f"the database refused a statement: {_first_line(exc)}"
     if os.environ.get("LEGACY_MIGRATE_DEBUG"):
-        raise
+        # Outside the except blocks a bare `raise` has nothing to re-raise: raise the failure itself.
+        raise failure
     print(f"error: {message}", file=sys.stderr)
     return EXIT_FAILURE

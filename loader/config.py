@@ -89,7 +89,7 @@ def _from_env(side: Side, env: dict[str, str]) -> Database | None:
     if whole:
         try:
             url = make_url(whole)
-        except ArgumentError:
+        except (ArgumentError, ValueError):
             raise ConfigError(
                 f"{side}_DATABASE_URL is not a valid database URL: "
                 f"write it as postgresql://user:password@host:5432/dbname"

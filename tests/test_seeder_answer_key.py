@@ -481,22 +481,25 @@ def read_timestamp(text: object) -> datetime | str:
 
 
 def read_money(text: object) -> tuple[Decimal, str] | str:
-    """M1 and M2; negative amounts are returned negative."""
+    """M1 and M2; negative amounts are returned negative; at most seven integer digits."""
     value = c1(text)
     if value is None:
         return MISSING
-    if value.lower() == "free":
+    if value.lower() in ("free", "gratis"):
         return Decimal("0.00"), "USD"
     currency = "EUR" if re.search(r"eur|€", value, re.IGNORECASE) else "USD"
     digits = re.sub(r"\s*(usd|eur|\$|€)\s*", "", value, flags=re.IGNORECASE)
-    if re.fullmatch(r"-?\d{1,10}(\.\d{1,2})?", digits):
-        return Decimal(digits), currency
-    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d{1,2})?", digits):
-        return Decimal(digits.replace(",", "")), currency
-    if re.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d{1,2})?", digits):
-        return Decimal(digits.replace(".", "").replace(",", ".")), currency
-    if re.fullmatch(r"-?\d{1,10},\d{1,2}", digits):
-        return Decimal(digits.replace(",", ".")), currency
+    amount = None
+    if re.fullmatch(r"-?\d+(\.\d{1,2})?", digits):
+        amount = Decimal(digits)
+    elif re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d{1,2})?", digits):
+        amount = Decimal(digits.replace(",", ""))
+    elif re.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d{1,2})?", digits):
+        amount = Decimal(digits.replace(".", "").replace(",", "."))
+    elif re.fullmatch(r"-?\d+,\d{1,2}", digits):
+        amount = Decimal(digits.replace(",", "."))
+    if amount is not None and abs(amount) < 10_000_000:
+        return amount, currency
     return UNREADABLE
 
 

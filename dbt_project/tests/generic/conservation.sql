@@ -1,6 +1,7 @@
 {#
-    No legacy row is lost: every row of the legacy table is migrated (present in `migrated` by its legacy id)
-    or recorded in rejects (rejected or merged), and none is both. Fails with the counts when they disagree.
+    No legacy row is lost and none is counted twice: every id of the legacy table is found exactly once among
+    the migrated rows (by their legacy id) and the rejected or merged rows together, and nothing else is found
+    there. Fails with one row per id that breaks this, and how often it was found.
 #}
 {% test conservation(model, legacy_table, migrated, migrated_key) %}
     with
@@ -9,29 +10,31 @@
         select id as legacy_id from {{ model }}
     ),
 
-    migrated as (
+    accounted as (
         select {{ migrated_key }} as legacy_id from {{ migrated }}
-    ),
-
-    rejected as (
+        union all
         select legacy_id from {{ ref('rejects') }}
         where legacy_table = '{{ legacy_table }}'
     ),
 
-    accounted as (
-        select legacy_id from migrated
-        union all
-        select legacy_id from rejected
+    times_accounted as (
+        select
+            accounted.legacy_id,
+            count(*) as times_found
+        from accounted
+        group by accounted.legacy_id
     ),
 
-    counts as (
+    final as (
         select
-            (select count(*) from legacy) as legacy_rows,
-            (select count(*) from migrated) as migrated_rows,
-            (select count(*) from rejected) as rejected_or_merged_rows,
-            (select count(*) from accounted inner join legacy using (legacy_id)) as matched_rows
+            coalesce(legacy.legacy_id, times_accounted.legacy_id) as legacy_id,
+            legacy.legacy_id is not null as is_legacy_row,
+            coalesce(times_accounted.times_found, 0) as times_found
+        from legacy
+        full outer join times_accounted
+            on legacy.legacy_id = times_accounted.legacy_id
     )
 
-    select * from counts
-    where legacy_rows <> migrated_rows + rejected_or_merged_rows or matched_rows <> legacy_rows
+    select * from final
+    where not final.is_legacy_row or final.times_found <> 1
 {% endtest %}

@@ -397,7 +397,8 @@ def reconciliation_gates(conn: Connection, delete_policy: DeletePolicy) -> list[
     equal, order by order, to the mart's by the quantity gate), the unit price parsed from their legacy
     text, and the user and product they were resolved to. Per user and currency: how many orders and the
     sum of quantity x unit price; per product: how many items and the quantity sold. Target side: the
-    published orders (their total_amount) and items, through their surrogate keys back to legacy ids.
+    published orders (their total_amount) and items, through their surrogate keys back to legacy ids. The
+    readings are the transform's, so this proves the publish (keys, joins, totals), not the parsing.
     Under --on-missing keep, target rows whose legacy row no longer migrates are left out (reported apart).
     """
     expected_user = (

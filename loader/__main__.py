@@ -9,13 +9,14 @@ from typing import NoReturn
 
 from loader.cli_errors import EXIT_FAILURE, run_cli
 from loader.config import load_settings
+from loader.legacy_schema import LEGACY_SCHEMA
 
 ENVIRONMENT_HELP = (
     "Reads OLD_DATABASE_URL / NEW_DATABASE_URL, or OLD_DB_* / NEW_DB_* (USER, PASSWORD, HOST, PORT, NAME), from "
     "the environment or .env; a side with neither runs on the embedded PostgreSQL server in .pgdata/. "
     "LEGACY_MIGRATE_REPORT_DIR moves the run report out of reports/."
 )
-LEGACY_TABLES = ("old_users", "old_products", "old_orders")
+LEGACY_TABLES = tuple(LEGACY_SCHEMA)
 
 
 class _Parser(argparse.ArgumentParser):

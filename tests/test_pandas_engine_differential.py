@@ -144,7 +144,7 @@ def test_pandas_engine_writes_what_dbt_writes_on_the_dirty_profile(databases: Da
                 )
             )
 
-    result = run_module("loader.pandas_engine", env=env)
+    result = run_module("loader", "transform", "--engine", "pandas", env=env)
     assert "pandas transform wrote" in result.stdout
 
     with databases.new() as conn:
@@ -201,7 +201,7 @@ def test_both_engines_never_merge_into_a_rejected_user(databases: Databases) -> 
         if engine == "dbt":
             run_module("loader", "migrate", "--dry-run", env=env)
         else:
-            run_module("loader.pandas_engine", env=env)
+            run_module("loader", "transform", "--engine", "pandas", env=env)
         with databases.new() as conn:
             order_user = conn.execute("select legacy_user_id from dbt_marts.orders where legacy_order_id = 900001")
             assert order_user.fetchall() == [(900007,)], engine

@@ -21,6 +21,7 @@ from loader.pandas_engine import parse
 from loader.pandas_engine.io import OutputTable, StagedColumn
 from loader.pandas_engine.pg_text import TextRules
 from loader.pandas_engine.project import Mappings, Project, varchar_length
+from loader.publish import LEGACY_TABLE_MARTS, QUARANTINE_COLUMNS
 
 # A table's rows go through the staging parse this many at a time: the parse's temporary columns stay small.
 STAGING_CHUNK_ROWS = 250_000
@@ -590,21 +591,8 @@ def _quarantine(parts: list[tuple[LegacyTable, pd.DataFrame]], outcome: str | No
             )
         )
     if not frames:
-        return pd.DataFrame({name: pd.Series(dtype="str") for name in _QUARANTINE_NAMES})
+        return pd.DataFrame({name: pd.Series(dtype="str") for name in QUARANTINE_COLUMNS})
     return pd.concat(frames, ignore_index=True)
-
-
-_QUARANTINE_NAMES = (
-    "legacy_table",
-    "legacy_id",
-    "outcome",
-    "stage",
-    "reason_code",
-    "column_name",
-    "raw_value",
-    "merged_into_legacy_id",
-    "legacy_row",
-)
 
 
 def _entries(
@@ -749,13 +737,8 @@ def build_warnings(
 
 def check_conservation(legacy: Mapping[str, LegacyTable], outputs: Outputs) -> None:
     """Every staged row migrated or in rejects, exactly once (the dbt project's conservation test); else raise."""
-    marts = {
-        "old_users": ("users", "legacy_user_id"),
-        "old_products": ("products", "legacy_product_id"),
-        "old_orders": ("orders", "legacy_order_id"),
-    }
     problems = []
-    for legacy_table, (mart, key) in marts.items():
+    for legacy_table, (mart, key) in LEGACY_TABLE_MARTS.items():
         staged = pd.Index(legacy[legacy_table].rows["id"].astype("Int64"))
         migrated = outputs.marts[mart][key].astype("Int64")
         rejected = outputs.rejects.loc[_bools(outputs.rejects["legacy_table"] == legacy_table), "legacy_id"]

@@ -720,6 +720,35 @@ def _append_ledger(conn: Connection, run_id: int) -> int:
     return total
 
 
+TRANSFORM_STAMP = "transform_stamp"
+
+
+def require_current_transform(conn: Connection) -> None:
+    """Refuse marts that were not built, whole, from the staging there now.
+
+    Both engines write the staging snapshot's time into dbt_quarantine.transform_stamp, last and only when every
+    mart and the quarantine were built (dbt skips it when anything upstream failed): a stage after the last
+    transform, or a transform that failed half-way, leaves a stamp that differs from staging's own.
+    """
+    stamp_exists = conn.execute(
+        select(func.to_regclass(f"{QUARANTINE_SCHEMA}.{TRANSFORM_STAMP}").is_not(None))
+    ).scalar_one()
+    stamp = relation(QUARANTINE_SCHEMA, TRANSFORM_STAMP, "snapshot_taken_at")
+    staged = relation(STAGING_SCHEMA, SNAPSHOT_TABLE, "taken_at")
+    current = (
+        stamp_exists
+        and conn.execute(
+            select(func.count()).select_from(stamp).where(stamp.c.snapshot_taken_at.in_(select(staged.c.taken_at)))
+        ).scalar_one()
+        == 1
+    )
+    if not current:
+        raise PipelineError(
+            "the marts were not built from the staging there now (a stage ran after the last transform, or the "
+            "transform failed part-way): run `make transform` (or `make migrate`) before publishing"
+        )
+
+
 def publish(
     conn: Connection,
     run_id: int,
@@ -740,6 +769,7 @@ def publish(
     # A killed publish's statement stops within seconds instead of running on for nobody.
     conn.execute(text("set local client_connection_check_interval = '2s'"))
 
+    require_current_transform(conn)
     counts = classified_counts(conn)
     gates = [*conservation_gates(conn, counts), *budget_gates(counts, budget)]
     if not all(gate.passed for gate in gates):

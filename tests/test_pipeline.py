@@ -98,3 +98,23 @@ def test_migrate_seeds_an_empty_legacy_database_but_never_an_existing_one(databa
             )
             == left
         )
+
+
+def test_publish_refuses_marts_not_built_from_the_current_staging(databases: Databases) -> None:
+    env = databases.env()
+    run_module("seeder", "--size", "200", "--seed", "5", env=env)
+    run_module("loader", "migrate", env=env)
+    with databases.old() as conn:
+        conn.execute("update old_users set full_name = 'Changed Since' where id = 1")
+    run_module("loader", "stage", env=env)
+    stale = run_module("loader", "publish", env=env, check=False)
+    assert stale.returncode == 2, stale.stdout + stale.stderr
+    assert "not built from the staging there now" in stale.stderr
+    with databases.new() as conn:
+        assert count(conn, "select count(*) from users where full_name = 'Changed Since'") == 0
+
+    for engine in ("pandas", "dbt"):
+        run_module("loader", "transform", "--engine", engine, env=env)
+        run_module("loader", "publish", env=env)
+    with databases.new() as conn:
+        assert count(conn, "select count(*) from users where full_name = 'Changed Since'") == 1

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from contextlib import closing
+from datetime import datetime
+
+import pandas as pd
 
 from loader.cli_errors import PipelineError
 from loader.config import Settings
@@ -37,7 +40,7 @@ def _text_rules(provider: str, ctype: str) -> TextRules:
         raise PipelineError(f"{exc}: transform with the dbt engine instead") from None
 
 
-def _transformed(settings: Settings, project: Project) -> models.Outputs:
+def _transformed(settings: Settings, project: Project) -> tuple[models.Outputs, datetime | None]:
     """Read the staging tables, run every model, and check conservation; the legacy rows are freed on return."""
     with closing(connect_for_copy(settings.new)) as source:
         # One snapshot for every table read, as a stage running meanwhile must not mix two loads.
@@ -61,7 +64,7 @@ def _transformed(settings: Settings, project: Project) -> models.Outputs:
     outputs = models.transform(legacy, snapshot_taken_at, project, _text_rules(str(provider), str(ctype)))
     models.check_conservation(legacy, outputs)
     models.check_mart_tests(outputs)
-    return outputs
+    return outputs, snapshot_taken_at
 
 
 def run(settings: Settings) -> dict[str, int]:
@@ -72,10 +75,12 @@ def run(settings: Settings) -> dict[str, int]:
     staged row is migrated or in rejects exactly once, and the marts pass the data tests dbt would fail on.
     """
     project = load_project()
-    outputs = _transformed(settings, project)
+    outputs, snapshot_taken_at = _transformed(settings, project)
     tables = {project.marts[name]: frame for name, frame in outputs.marts.items()}
     tables[project.rejects] = outputs.rejects
     tables[project.warnings] = outputs.warnings
+    # Swapped in with the rest, in the same transaction: the stamp names exactly the outputs beside it.
+    tables[project.stamp] = pd.DataFrame({"snapshot_taken_at": [snapshot_taken_at]})
     del outputs
     with connect(settings.new) as target:
         return io.write_outputs(target, tables)

@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from loader.pandas_engine.io import OutputColumn, OutputTable
-from loader.publish import MART_SCHEMA, QUARANTINE_SCHEMA
+from loader.publish import MART_SCHEMA, QUARANTINE_SCHEMA, TRANSFORM_STAMP
 from loader.transform import DBT_PROJECT_DIR
 
 # The models' own default when dbt_project.yml sets no `max_order_quantity` (int_orders_resolved).
@@ -54,6 +54,8 @@ class Project:
     marts: Mapping[str, OutputTable]
     rejects: OutputTable
     warnings: OutputTable
+    # Which staging snapshot the outputs were built from: publish refuses outputs of another (as for dbt).
+    stamp: OutputTable
 
 
 def _seed(folder: Path, name: str) -> dict[str, str]:
@@ -106,6 +108,7 @@ def load_project(folder: Path = DBT_PROJECT_DIR) -> Project:
         marts=_marts(folder),
         rejects=OutputTable(QUARANTINE_SCHEMA, "rejects", QUARANTINE_COLUMNS),
         warnings=OutputTable(QUARANTINE_SCHEMA, "warnings", QUARANTINE_COLUMNS),
+        stamp=OutputTable(QUARANTINE_SCHEMA, TRANSFORM_STAMP, (OutputColumn("snapshot_taken_at", "timestamp"),)),
     )
 
 

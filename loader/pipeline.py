@@ -233,7 +233,7 @@ def migrate(settings: Settings, options: RunOptions | None = None) -> RunReport:
         upgrade_schema(settings)
         target = engine(settings.new)
         _open_run(report, target, "migrate")
-        report.rows_read = _timed(report, "stage", "legacy rows read", lambda: stage(settings), _total)
+        report.rows_read = _timed_stage(report, settings)
         _timed_transform(report, settings, options)
         _classify(report, target)
         _publish_step(report, target, options)
@@ -259,9 +259,13 @@ def stage_only(settings: Settings, options: RunOptions | None = None) -> RunRepo
         target = engine(settings.new)
         require_target_schema(target)
         _open_run(report, target, "stage")
-        report.rows_read = _timed(report, "stage", "legacy rows read", lambda: stage(settings), _total)
+        report.rows_read = _timed_stage(report, settings)
         _close(report, target, "staged")
     return report
+
+
+def _timed_stage(report: RunReport, settings: Settings) -> dict[str, int]:
+    return _timed(report, "stage", "legacy rows read", lambda: stage(settings), _total)
 
 
 def _timed_transform(report: RunReport, settings: Settings, options: RunOptions) -> dict[str, int]:

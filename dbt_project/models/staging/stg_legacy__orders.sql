@@ -46,31 +46,18 @@ final as (
         parsed.product_name_key,
         parsed.ordered_at_raw,
         parsed.ordered_at,
-        case
-            when parsed.ordered_at_text is null then 'missing'
-            when parsed.ordered_at is null then 'invalid'
-            else 'ok'
-        end as ordered_at_status,
+        {{ parse_status('parsed.ordered_at_text', 'parsed.ordered_at') }} as ordered_at_status,
         parsed.status_raw,
         parsed.status_key,
         parsed.quantity,
         parsed.unit_price_raw,
         parsed.unit_price_amount as unit_price,
         parsed.unit_price_currency,
-        case
-            when parsed.unit_price_text is null then 'missing'
-            when parsed.unit_price_amount is null then 'invalid'
-            when parsed.unit_price_amount < 0 then 'negative'
-            else 'ok'
-        end as unit_price_status,
+        {{ parse_status('parsed.unit_price_text', 'parsed.unit_price_amount', negative=true) }} as unit_price_status,
         parsed.total_raw,
         parsed.total_amount_amount as total_amount,
         parsed.total_currency,
-        case
-            when parsed.total_text is null then 'missing'
-            when parsed.total_amount_amount is null then 'invalid'
-            else 'ok'
-        end as total_status,
+        {{ parse_status('parsed.total_text', 'parsed.total_amount_amount') }} as total_status,
         parsed.legacy_row_digest,
         parsed.legacy_row
     from parsed

@@ -37,21 +37,12 @@ final as (
         parsed.price_raw,
         case when parsed.price_amount >= 0 then parsed.price_amount end as price,
         case when parsed.price_amount >= 0 then parsed.price_currency end as currency,
-        case
-            when parsed.price_text is null then 'missing'
-            when parsed.price_amount is null then 'invalid'
-            when parsed.price_amount < 0 then 'negative'
-            else 'ok'
-        end as price_status,
+        {{ parse_status('parsed.price_text', 'parsed.price_amount', negative=true) }} as price_status,
         parsed.category_raw,
         parsed.category_key,
         parsed.created_at_raw,
         parsed.created_at,
-        case
-            when parsed.created_at_text is null then 'missing'
-            when parsed.created_at is null then 'invalid'
-            else 'ok'
-        end as created_at_status,
+        {{ parse_status('parsed.created_at_text', 'parsed.created_at') }} as created_at_status,
         parsed.legacy_row
     from parsed
 )

@@ -47,38 +47,44 @@ parsed as materialized (
 address_tail as materialized (
     select
         parsed.*,
+        -- 1: the last part is the state and ZIP (no country); 2: the part before the last one is; else none.
         case
-            when parsed.address_last_part ~ '{{ state_zip_pattern }}'
-                then parsed.address_last_part
+            when parsed.address_last_part ~ '{{ state_zip_pattern }}' then 1
             when
                 parsed.address_text like '%, %'
                 and parsed.address_second_last_part ~ '{{ state_zip_pattern }}'
-                then parsed.address_second_last_part
-        end as address_state_zip,
-        case
-            when parsed.address_last_part ~ '{{ state_zip_pattern }}'
-                then length(parsed.address_last_part)
-            when
-                parsed.address_text like '%, %'
-                and parsed.address_second_last_part ~ '{{ state_zip_pattern }}'
-                then length(parsed.address_second_last_part) + 2 + length(parsed.address_last_part)
-        end as address_tail_length
+                then 2
+        end as address_state_zip_position
     from parsed
+),
+
+address_parts as (
+    select
+        address_tail.*,
+        case address_tail.address_state_zip_position
+            when 1 then address_tail.address_last_part
+            when 2 then address_tail.address_second_last_part
+        end as address_state_zip,
+        case address_tail.address_state_zip_position
+            when 1 then length(address_tail.address_last_part)
+            when 2 then length(address_tail.address_second_last_part) + 2 + length(address_tail.address_last_part)
+        end as address_tail_length
+    from address_tail
 ),
 
 address_split as (
     select
-        address_tail.*,
-        address_tail.address_state_zip ~ '^(APO|FPO|DPO) ' as is_military_address,
+        address_parts.*,
+        address_parts.address_state_zip ~ '^(APO|FPO|DPO) ' as is_military_address,
         -- What stands before the state: "street, city", or for a military address the whole street.
         case
-            when length(address_tail.address_text) > address_tail.address_tail_length
+            when length(address_parts.address_text) > address_parts.address_tail_length
                 then left(
-                        address_tail.address_text,
-                        length(address_tail.address_text) - address_tail.address_tail_length - 2
+                        address_parts.address_text,
+                        length(address_parts.address_text) - address_parts.address_tail_length - 2
                     )
         end as address_head
-    from address_tail
+    from address_parts
 ),
 
 final as (
@@ -98,11 +104,7 @@ final as (
         address_split.full_name,
         address_split.registered_at_raw,
         address_split.registered_at,
-        case
-            when address_split.registered_at_text is null then 'missing'
-            when address_split.registered_at is null then 'invalid'
-            else 'ok'
-        end as registered_at_status,
+        {{ parse_status('address_split.registered_at_text', 'address_split.registered_at') }} as registered_at_status,
         address_split.address_raw,
         case
             when address_split.is_military_address then address_split.address_head
@@ -130,18 +132,12 @@ final as (
             when address_split.address_tail_length > length(address_split.address_last_part)
                 then {{ spelling_key('address_split.address_last_part') }}
         end as address_country_key,
-        case
-            when address_split.address_text is null then 'missing'
-            when address_split.address_state_zip is null then 'not_split'
-            else 'ok'
-        end as address_status,
+        {{
+            parse_status('address_split.address_text', 'address_split.address_state_zip', unread='not_split')
+        }} as address_status,
         address_split.phone_raw,
         coalesce(address_split.phone_e164, address_split.phone_text) as phone,
-        case
-            when address_split.phone_text is null then 'missing'
-            when address_split.phone_e164 is null then 'kept_raw'
-            else 'ok'
-        end as phone_status,
+        {{ parse_status('address_split.phone_text', 'address_split.phone_e164', unread='kept_raw') }} as phone_status,
         address_split.legacy_row
     from address_split
 )

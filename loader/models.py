@@ -191,13 +191,19 @@ class MigrationRun(Base):
 
 
 class LedgerEntry(Base):
-    """What happened to a legacy row that was not migrated as it stood: rejected, merged, or repaired."""
+    """What happened to a legacy row that was not migrated as it stood: rejected, merged, or repaired.
+
+    Partitioned by run, one partition per publish (`migration_ledger_run_<run id>`): publish fills a fresh
+    table without keys and attaches it, which builds its indexes and checks its foreign key in one pass each
+    instead of row by row, and a run's entries can later be dropped with their partition.
+    """
 
     __tablename__ = "migration_ledger"
-    __table_args__ = (Index(None, "legacy_table", "legacy_id", "run_id"),)
+    __table_args__ = (Index(None, "legacy_table", "legacy_id", "run_id"), {"postgresql_partition_by": "RANGE (run_id)"})
 
+    # A partitioned table's primary key must hold the partition key.
     ledger_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("migration_runs.run_id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("migration_runs.run_id"), primary_key=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     legacy_table: Mapped[str] = mapped_column(String(63))
     legacy_id: Mapped[int] = mapped_column(Integer)

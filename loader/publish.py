@@ -32,6 +32,7 @@ from sqlalchemy import (
     Connection,
     ForeignKeyConstraint,
     Table,
+    Text,
     UniqueConstraint,
     and_,
     cast,
@@ -49,6 +50,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
@@ -312,13 +314,29 @@ def budget_gates(counts: Mapping[str, TableCounts], budget: RejectBudget) -> lis
 # --- reconciliation after writing ---------------------------------------------------------------------------
 
 
+def _row_fingerprint(rows: Select[Any], columns: Sequence[str]) -> Select[Any]:
+    """(count, sum of 64-bit hashes of each row's text): equal for two sides holding the same rows the same
+    number of times, and for different rows only by a vanishing chance. One scan per side, no join."""
+    listed = rows.subquery("listed")
+    # A row's text output quotes and separates its fields: (1,,x) and (1,x,) hash apart, as do NULL and ''.
+    row_text = cast(tuple_(*(listed.c[name] for name in columns)), Text)
+    return select(func.count(), func.coalesce(func.sum(func.hashtextextended(row_text, 0)), 0))
+
+
 def _mismatches(
     conn: Connection, expected: Select[Any], actual: Select[Any], keys: Sequence[str], values: Sequence[str]
 ) -> tuple[int, int, list[str]]:
-    """Full join of two aggregates on their keys: (groups compared, groups that differ, a few examples).
+    """Full join of two row sets on their keys: (rows compared, rows that differ, a few examples).
 
-    One pass when everything matches; the examples take a second pass, only when something differs.
+    The two sides' fingerprints are compared first: when they agree, so do the rows, and the join is skipped
+    (a million-row join costs several times the two scans). Only when they differ does the join run, and it
+    decides: a fingerprint can differ for equal values written differently (2.5 and 2.50).
     """
+    columns = [*keys, *values]
+    expected_rows, expected_sum = conn.execute(_row_fingerprint(expected, columns)).one()
+    actual_rows, actual_sum = conn.execute(_row_fingerprint(actual, columns)).one()
+    if (expected_rows, expected_sum) == (actual_rows, actual_sum):
+        return int(expected_rows), 0, []
     left, right = expected.subquery("expected"), actual.subquery("actual")
     on = and_(*(left.c[k] == right.c[k] for k in keys))
     differs = or_(*(left.c[v].is_distinct_from(right.c[v]) for v in values))
@@ -391,63 +409,44 @@ def _quantity_gate(conn: Connection) -> GateResult:
 
 
 def reconciliation_gates(conn: Connection, delete_policy: DeletePolicy) -> list[GateResult]:
-    """Business values, legacy side vs target side, per user and per product, computed inside PostgreSQL.
+    """Business values, legacy side vs target side, order by order and item by item, inside PostgreSQL.
 
     Legacy side: the legacy orders the transform classified as migrated — their legacy quantity (proven
     equal, order by order, to the mart's by the quantity gate), the unit price parsed from their legacy
-    text, and the user and product they were resolved to. Per user and currency: how many orders and the
-    sum of quantity x unit price; per product: how many items and the quantity sold. Target side: the
-    published orders (their total_amount) and items, through their surrogate keys back to legacy ids. The
-    readings are the transform's, so this proves the publish (keys, joins, totals), not the parsing.
-    Under --on-missing keep, target rows whose legacy row no longer migrates are left out (reported apart).
+    text, and the user and product they were resolved to. Target side: the published orders and items,
+    through their surrogate keys back to legacy ids. Each order must keep its user, currency and amount
+    (quantity x unit price), each item its product and quantity; so per user the count and the sum of order
+    totals agree, and per product the quantity sold. The readings are the transform's, so this proves the
+    publish (keys, joins, totals), not the parsing. Under --on-missing keep, target rows whose legacy row no
+    longer migrates are left out (reported apart).
     """
-    expected_user = (
-        select(
-            orders_mart.c.legacy_user_id,
-            items_mart.c.currency,
-            func.count().label("orders"),
-            func.sum(items_mart.c.quantity * items_mart.c.unit_price).label("amount"),
-        )
-        .select_from(orders_mart)
-        .join(items_mart, items_mart.c.legacy_order_id == orders_mart.c.legacy_order_id)
-        .group_by(orders_mart.c.legacy_user_id, items_mart.c.currency)
+    expected_orders = select(
+        orders_mart.c.legacy_order_id,
+        orders_mart.c.legacy_user_id,
+        items_mart.c.currency,
+        (items_mart.c.quantity * items_mart.c.unit_price).label("amount"),
+    ).join_from(orders_mart, items_mart, items_mart.c.legacy_order_id == orders_mart.c.legacy_order_id)
+    actual_orders = select(
+        orders.c.legacy_order_id, users.c.legacy_user_id, orders.c.currency, orders.c.total_amount.label("amount")
+    ).join_from(orders, users, users.c.user_id == orders.c.user_id)
+    expected_items = select(items_mart.c.legacy_order_id, items_mart.c.legacy_product_id, items_mart.c.quantity)
+    actual_items = select(items.c.legacy_order_id, products.c.legacy_product_id, items.c.quantity).join_from(
+        items, products, products.c.product_id == items.c.product_id
     )
-    # Aggregated by surrogate key first, then mapped to legacy ids: a join of groups, not of every row.
-    per_user = select(
-        orders.c.user_id,
-        orders.c.currency,
-        func.count().label("orders"),
-        func.sum(orders.c.total_amount).label("amount"),
-    ).group_by(orders.c.user_id, orders.c.currency)
-    expected_product = select(
-        items_mart.c.legacy_product_id,
-        func.count().label("items"),
-        func.sum(items_mart.c.quantity).label("quantity"),
-    ).group_by(items_mart.c.legacy_product_id)
-    per_product = select(
-        items.c.product_id, func.count().label("items"), func.sum(items.c.quantity).label("quantity")
-    ).group_by(items.c.product_id)
     if delete_policy == "keep":
-        per_user = per_user.where(exists().where(orders_mart.c.legacy_order_id == orders.c.legacy_order_id))
-        per_product = per_product.where(exists().where(items_mart.c.legacy_order_id == items.c.legacy_order_id))
-    user_groups, product_groups = per_user.subquery("per_user"), per_product.subquery("per_product")
-    actual_user = select(
-        users.c.legacy_user_id, user_groups.c.currency, user_groups.c.orders, user_groups.c.amount
-    ).join_from(user_groups, users, users.c.user_id == user_groups.c.user_id)
-    actual_product = select(
-        products.c.legacy_product_id, product_groups.c["items"], product_groups.c.quantity
-    ).join_from(product_groups, products, products.c.product_id == product_groups.c.product_id)
+        actual_orders = actual_orders.where(exists().where(orders_mart.c.legacy_order_id == orders.c.legacy_order_id))
+        actual_items = actual_items.where(exists().where(items_mart.c.legacy_order_id == items.c.legacy_order_id))
 
     gates = [_quantity_gate(conn)]
-    for subject, expected, actual, keys, values in (
-        ("orders per user", expected_user, actual_user, ("legacy_user_id", "currency"), ("orders", "amount")),
-        ("items per product", expected_product, actual_product, ("legacy_product_id",), ("items", "quantity")),
+    for subject, what, expected, actual, values in (
+        ("orders per user", "orders", expected_orders, actual_orders, ("legacy_user_id", "currency", "amount")),
+        ("items per product", "items", expected_items, actual_items, ("legacy_product_id", "quantity")),
     ):
-        total, differing, examples = _mismatches(conn, expected, actual, keys, values)
+        total, differing, examples = _mismatches(conn, expected, actual, ("legacy_order_id",), values)
         if differing:
-            detail = f"{differing} of {total} groups differ, e.g. " + "; ".join(examples)
+            detail = f"{differing} of {total} {what} differ, e.g. " + "; ".join(examples)
         else:
-            detail = f"{total} groups equal ({' and '.join(values)})"
+            detail = f"{total} {what} equal, one by one ({', '.join(values)})"
         gates.append(GateResult("reconciliation", subject, not differing, detail))
     return gates
 
@@ -697,12 +696,31 @@ def _take_publish_lock(conn: Connection) -> None:
     conn.execute(text("set local lock_timeout = 0"))
 
 
+def ledger_partition(run_id: int) -> str:
+    """The name of the ledger partition that holds one run's entries."""
+    return f"{ledger.name}_run_{run_id}"
+
+
 def _append_ledger(conn: Connection, run_id: int) -> int:
-    """Append this run's rejects, merges and warnings to the ledger, which keeps every run."""
+    """Append this run's rejects, merges and warnings to the ledger, which keeps every run.
+
+    They go into a new table without keys, which is then attached as the run's partition of the ledger:
+    attaching builds its indexes from the sorted rows and checks the foreign key to the run in one join,
+    where inserting into the ledger itself would update both indexes and check the key once per row.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    name = ledger_partition(run_id)
+    conn.execute(text(f"create table {quote(name)} (like {quote(ledger.name)} including defaults)"))
+    partition = table(name, *(column(c.name) for c in ledger.c))
+    # The partition has no identity of its own: its ids come from the ledger's, so they never repeat. The
+    # sequence is looked up once here, not once per row.
+    sequence = conn.execute(select(func.pg_get_serial_sequence(ledger.name, ledger.c.ledger_id.name))).scalar_one()
+    next_id = func.nextval(cast(literal(sequence), REGCLASS))
     total = 0
-    for name in QUARANTINE_TABLES:
-        source = quarantine(name)
+    for source_name in QUARANTINE_TABLES:
+        source = quarantine(source_name)
         rows = select(
+            next_id.label("ledger_id"),
             literal(run_id).label("run_id"),
             source.c.legacy_table,
             source.c.legacy_id,
@@ -715,8 +733,10 @@ def _append_ledger(conn: Connection, run_id: int) -> int:
             source.c.legacy_row.label("raw_row"),
         )
         total += int(
-            conn.execute(pg_insert(ledger).from_select([c.name for c in rows.selected_columns], rows)).rowcount
+            conn.execute(insert(partition).from_select([c.name for c in rows.selected_columns], rows)).rowcount
         )
+    bounds = f"from ({int(run_id)}) to ({int(run_id) + 1})"  # DDL takes no parameters; two integers
+    conn.execute(text(f"alter table {quote(ledger.name)} attach partition {quote(name)} for values {bounds}"))
     return total
 
 

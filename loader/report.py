@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.sql.expression import TableClause
 
 from loader.config import PROJECT_ROOT
@@ -83,26 +83,34 @@ def reason_counts(conn: Connection) -> list[ReasonCount]:
     found: list[ReasonCount] = []
     for name in QUARANTINE_TABLES:
         source: TableClause = quarantine(name)
-        group = (source.c.legacy_table, source.c.outcome, source.c.reason_code)
-        ranked = select(
-            *group,
-            source.c.legacy_id,
-            func.row_number().over(partition_by=group, order_by=source.c.legacy_id).label("rank"),
-        ).subquery("ranked")
-        rows = conn.execute(
+        keys = (source.c.legacy_table, source.c.outcome, source.c.reason_code)
+        # Each reason numbered first, so the examples are ranked within a number: sorting a few hundred
+        # thousand (integer, id) pairs costs a third of sorting them under three text keys.
+        groups = select(*keys, func.count().label("rows"), func.row_number().over().label("number")).group_by(*keys)
+        numbered = groups.cte("reasons")
+        ranked = (
             select(
-                ranked.c.legacy_table,
-                ranked.c.outcome,
-                ranked.c.reason_code,
-                func.count(),
-                func.array_agg(ranked.c.legacy_id).filter(ranked.c.rank <= EXAMPLES),
+                numbered.c.number,
+                source.c.legacy_id,
+                func.row_number().over(partition_by=numbered.c.number, order_by=source.c.legacy_id).label("rank"),
             )
-            .group_by(ranked.c.legacy_table, ranked.c.outcome, ranked.c.reason_code)
-            .order_by(ranked.c.legacy_table, ranked.c.outcome, func.count().desc(), ranked.c.reason_code)
+            .join_from(source, numbered, and_(*(key == numbered.c[key.name] for key in keys)))
+            .subquery("ranked")
         )
-        for legacy_table, outcome, reason_code, n, examples in rows:
+        examples = (
+            select(ranked.c.number, func.array_agg(ranked.c.legacy_id).label("ids"))
+            .where(ranked.c.rank <= EXAMPLES)
+            .group_by(ranked.c.number)
+            .subquery("examples")
+        )
+        rows = conn.execute(
+            select(numbered.c.legacy_table, numbered.c.outcome, numbered.c.reason_code, numbered.c.rows, examples.c.ids)
+            .join_from(numbered, examples, examples.c.number == numbered.c.number)
+            .order_by(numbered.c.legacy_table, numbered.c.outcome, numbered.c.rows.desc(), numbered.c.reason_code)
+        )
+        for legacy_table, outcome, reason_code, n, ids in rows:
             found.append(
-                ReasonCount(str(legacy_table), str(outcome), str(reason_code), int(n), tuple(sorted(examples or ())))
+                ReasonCount(str(legacy_table), str(outcome), str(reason_code), int(n), tuple(sorted(ids or ())))
             )
     return found
 

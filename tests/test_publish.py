@@ -41,6 +41,8 @@ LAST_LEDGER = (
     "merged_into_legacy_id, raw_row::text from migration_ledger "
     "where run_id = (select max(run_id) from migration_runs where status = 'published')"
 )
+# Publish's first statement on the ledger: it makes the run's partition, after writing the target tables.
+LEDGER_APPEND = "create table migration_ledger_run_"
 
 
 def canonical(conn: psycopg.Connection) -> dict[str, list[tuple[str, ...]]]:
@@ -61,10 +63,14 @@ def surrogate_ids(conn: psycopg.Connection) -> dict[str, dict[int, int]]:
 
 
 def constraint_definitions(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
+    """Every key, constraint and index of the public tables, but for the ledger's partitions (one per run)."""
     return conn.execute(
         "select conrelid::regclass::text, conname, pg_get_constraintdef(oid) from pg_constraint "
-        "where connamespace = 'public'::regnamespace union all "
-        "select tablename, indexname, indexdef from pg_indexes where schemaname = 'public' order by 1, 2"
+        "where connamespace = 'public'::regnamespace "
+        "and not exists (select from pg_class where oid = conrelid and relispartition) union all "
+        "select tablename, indexname, indexdef from pg_indexes where schemaname = 'public' "
+        "and not exists (select from pg_class where oid = (quote_ident(tablename))::regclass and relispartition) "
+        "order by 1, 2"
     ).fetchall()
 
 
@@ -142,11 +148,11 @@ def _publish_killed_in_its_transaction(databases: Databases) -> None:
         process = start_module(databases, "loader", "publish")
         with databases.new() as watcher:
             wait_for(
-                lambda: blocked_on_lock(watcher, "insert into migration_ledger") is not None,
+                lambda: blocked_on_lock(watcher, LEDGER_APPEND) is not None,
                 "publish has written the target tables and waits for the ledger",
                 process,
             )
-            pid = blocked_on_lock(watcher, "insert into migration_ledger")
+            pid = blocked_on_lock(watcher, LEDGER_APPEND)
             # Proof that it is in the middle of its transaction: it holds write locks on the target tables.
             assert count(
                 watcher,
@@ -216,7 +222,7 @@ def test_two_runs_never_interleave_a_second_one_stops_or_waits(migrated: Databas
         first = start_module(migrated, "loader", "publish")
         with migrated.new() as watcher:
             wait_for(
-                lambda: blocked_on_lock(watcher, "insert into migration_ledger") is not None,
+                lambda: blocked_on_lock(watcher, LEDGER_APPEND) is not None,
                 "the first run is publishing",
                 first,
             )

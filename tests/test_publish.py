@@ -70,7 +70,7 @@ def constraint_definitions(conn: psycopg.Connection) -> list[tuple[str, str, str
         "and not exists (select from pg_class where oid = conrelid and relispartition) union all "
         "select tablename, indexname, indexdef from pg_indexes where schemaname = 'public' "
         "and not exists (select from pg_class where oid = (quote_ident(tablename))::regclass and relispartition) "
-        "order by 1, 2"
+        "order by 1, 2, 3"
     ).fetchall()
 
 

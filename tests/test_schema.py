@@ -46,3 +46,35 @@ def test_target_constraints_reject_invented_or_impossible_values(databases: Data
                 assert "violates" in str(exc) or "invalid input value" in str(exc), str(exc)
             else:
                 raise AssertionError(f"the target accepted: {statement}")
+
+
+def test_the_ledger_keeps_its_entries_into_partitions_and_back(databases: Databases) -> None:
+    env = databases.env()
+    run_module("alembic", "upgrade", "0003", env=env)
+    with databases.new() as conn:
+        conn.execute("insert into migration_runs (command, status) values ('publish', 'published')")
+        conn.execute(
+            "insert into migration_ledger (run_id, legacy_table, legacy_id, outcome, stage, reason_code, raw_row) "
+            "select max(run_id), 'old_orders', 7, 'rejected', 'transform', 'user_not_found', '{\"id\": 7}' "
+            "from migration_runs"
+        )
+        before = conn.execute("select ledger_id, run_id, legacy_id, raw_row::text from migration_ledger").fetchall()
+
+    run_module("alembic", "upgrade", "head", env=env)
+    with databases.new() as conn:
+        assert (
+            conn.execute("select ledger_id, run_id, legacy_id, raw_row::text from migration_ledger").fetchall()
+            == before
+        )
+        assert count(conn, "select count(*) from pg_partitioned_table where partrelid = 'migration_ledger'::regclass")
+        # New entries number on from the ones carried over.
+        next_id = conn.execute("select nextval(pg_get_serial_sequence('migration_ledger', 'ledger_id'))").fetchone()
+        assert next_id is not None and next_id[0] > before[0][0]
+
+    run_module("alembic", "downgrade", "0003", env=env)
+    with databases.new() as conn:
+        assert (
+            conn.execute("select ledger_id, run_id, legacy_id, raw_row::text from migration_ledger").fetchall()
+            == before
+        )
+        assert not count(conn, "select count(*) from pg_partitioned_table")

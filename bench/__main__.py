@@ -29,9 +29,11 @@ def main(argv: list[str] | None = None) -> int:
         description=(
             "Seed the legacy database at each size, then time every stage (seed, stage, transform, publish, the "
             "whole migrate) as wall seconds, rows/s and peak RSS, each next to a bare PostgreSQL baseline on the "
-            "same data (COPY from file, a psql COPY pipe, INSERT … SELECT). Runs on an embedded PostgreSQL server "
-            "of its own (--pgdata) with databases bench_old and bench_new, and ignores OLD_*/NEW_* settings and "
-            ".env. Writes bench.json, bench.md and throughput.png."
+            "same data (COPY from file, a psql COPY pipe, INSERT … SELECT; for publish also INSERT … SELECT into "
+            "tables defined as its targets). The loader's stage and publish are also timed as the step alone, from "
+            "the loader's own run report. Runs on an embedded PostgreSQL server of its own (--pgdata) with "
+            "databases bench_old and bench_new, and ignores OLD_*/NEW_* settings and .env. Writes bench.json, "
+            "bench.md and throughput.png."
         ),
     )
     parser.add_argument(

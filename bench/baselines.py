@@ -2,6 +2,8 @@
 
 Each baseline prepares its empty tables untimed, times only the bare PostgreSQL operation (through the psql
 shipped with the embedded server, so the client is PostgreSQL's own), and drops its tables afterwards.
+Publish has two: the physical floor (its rows into unindexed tables) and its goal (the same rows into tables
+defined as its targets are, keys and indexes included).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bench.measure import Measurement, run_measured
 from bench.server import NEW_DB, OLD_DB, PROJECT_ROOT, BenchServer
 
 LEGACY_TABLES = ("old_users", "old_products", "old_orders")
-# The marts publish writes from, each into the target table of the same name.
+# The marts publish writes from, each into the target table of the same name, parents first.
 MART_SCHEMA = "dbt_marts"
 MART_TABLES = ("product_categories", "users", "addresses", "products", "orders", "order_items")
 TARGET_TABLES = MART_TABLES
@@ -34,7 +36,7 @@ class Relation:
         return sql.Identifier(self.schema, self.table)
 
     def copy_name(self) -> sql.Identifier:
-        """Where a baseline writes this relation's rows: an unindexed table in the baseline schema."""
+        """Where a baseline writes this relation's rows: a table of its own in the baseline schema."""
         return sql.Identifier(BASELINE_SCHEMA, f"{self.schema}__{self.table}")
 
 
@@ -137,12 +139,32 @@ def copy_pipe(server: BenchServer, env: dict[str, str]) -> Measurement:
 
 def insert_select(server: BenchServer, env: dict[str, str], sources: Sequence[Relation]) -> Measurement:
     """`insert into <unindexed copy> select * from <source>` for each source, in one transaction."""
+    return _insert_select(server, env, sources, keys=False)
+
+
+def insert_into_target_definitions(
+    server: BenchServer, env: dict[str, str], targets: Sequence[Relation]
+) -> Measurement:
+    """`insert into <copy> select * from <target>` for each target table, in the order given, in one transaction.
+
+    The copies are made with `LIKE … INCLUDING ALL`: primary keys, unique constraints, indexes, defaults and
+    identity, but no foreign keys (LIKE never copies them). Run after publish, on the rows it wrote, this is
+    what writing those rows costs PostgreSQL itself when the tables are defined as publish's are, every key
+    and index maintained row by row as a plain INSERT … SELECT does: publish's goal, where the unindexed
+    insert_select is its physical floor. Give the targets parents first, the order publish writes them in.
+    """
+    return _insert_select(server, env, targets, keys=True)
+
+
+def _insert_select(server: BenchServer, env: dict[str, str], sources: Sequence[Relation], *, keys: bool) -> Measurement:
+    """Empty copies of the sources made untimed, then one psql transaction of INSERT … SELECTs into them, timed."""
     _reset_baseline_schema(server, NEW_DB)
+    # LIKE alone copies the columns and NOT NULLs only; INCLUDING ALL adds keys, indexes, defaults and identity.
+    like = sql.SQL("like {} including all") if keys else sql.SQL("like {}")
     statements = []
     with server.connect(NEW_DB) as conn:
         for source in sources:
-            # LIKE without INCLUDING copies the columns and NOT NULLs only: no keys, no indexes.
-            conn.execute(sql.SQL("create table {} (like {})").format(source.copy_name(), source.identifier()))
+            conn.execute(sql.SQL("create table {} ({})").format(source.copy_name(), like.format(source.identifier())))
             statements.append(
                 sql.SQL("insert into {} select * from {};")
                 .format(source.copy_name(), source.identifier())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -34,6 +35,7 @@ COPY_FROM_FILE = "COPY from file"
 COPY_PIPE = "COPY pipe, psql to psql"
 INSERT_LEGACY = "INSERT…SELECT of the staged legacy rows"
 INSERT_MARTS = "INSERT…SELECT of the marts"
+INSERT_TARGETS = "INSERT…SELECT into the target's table definitions"
 SUM_OF_BASELINES = "COPY pipe + both INSERT…SELECTs"
 BASELINE_OF = {
     SEED: COPY_FROM_FILE,
@@ -44,6 +46,13 @@ BASELINE_OF = {
     PUBLISH_RERUN: INSERT_MARTS,
     MIGRATE: SUM_OF_BASELINES,
     MIGRATE_PANDAS: SUM_OF_BASELINES,
+}
+# The stages held to a goal as well as to the floor above, and that goal: for the loader's stage the floor
+# is the goal; publish's floor writes into unindexed tables, its goal into tables defined as its targets are.
+GOAL_OF = {
+    STAGE: COPY_PIPE,
+    PUBLISH: INSERT_TARGETS,
+    PUBLISH_RERUN: INSERT_TARGETS,
 }
 ROWS_MEANING = {
     SEED: "legacy rows generated",
@@ -65,28 +74,68 @@ class Step:
     seconds: float
     rows: int
     peak_rss_bytes: int
-    # A baseline's separate timings (before and after its stage); seconds is their mean.
+    # A baseline's separate timings (before and after its stage, or after each publish); seconds is their mean.
     runs: tuple[float, ...] = ()
+    # A loader command's own timing of its step, from its run report: the step alone, without the interpreter's
+    # start, the imports and the run's bookkeeping that the whole-process seconds include.
+    step_seconds: float | None = None
 
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def step_rows_per_second(self) -> float | None:
+        if self.step_seconds is None:
+            return None
+        return self.rows / self.step_seconds if self.step_seconds > 0 else 0.0
+
+
+def _ratio(rows_per_second: float, baseline: Step) -> float:
+    """A throughput as a share of a baseline's (1.0 = as fast, higher is better)."""
+    baseline_rate = baseline.rows_per_second
+    return rows_per_second / baseline_rate if baseline_rate > 0 else 0.0
+
+
+def _step_ratio(step: Step, baseline: Step) -> float | None:
+    """The step alone against a baseline; None for a stage the loader's run report does not time."""
+    rate = step.step_rows_per_second
+    return None if rate is None else _ratio(rate, baseline)
+
 
 @dataclass(frozen=True)
 class Figure:
-    """A stage and its baseline from the same run on the same data."""
+    """A stage and its baselines from the same run on the same data."""
 
     stage: Step
     baseline: Step
     # The machine's 1-minute load average when the stage ended: how much else was running (2 cores here).
     load_average: float = 0.0
+    # A second baseline, the stage's goal, when baseline (a physical floor) is not it: publish's target definitions.
+    goal: Step | None = None
 
     @property
     def ratio(self) -> float:
-        """The stage's throughput as a share of PostgreSQL's bare operation's (1.0 = as fast, higher is better)."""
-        baseline_rate = self.baseline.rows_per_second
-        return self.stage.rows_per_second / baseline_rate if baseline_rate > 0 else 0.0
+        """The whole command's throughput as a share of PostgreSQL's bare operation's (1.0 = as fast)."""
+        return _ratio(self.stage.rows_per_second, self.baseline)
+
+    @property
+    def step_ratio(self) -> float | None:
+        """The step alone, as the loader timed it, against the same baseline."""
+        return _step_ratio(self.stage, self.baseline)
+
+    @property
+    def goal_baseline(self) -> Step:
+        """What the stage is held to in the goals table: its goal, or its baseline when that is the goal."""
+        return self.goal or self.baseline
+
+    @property
+    def goal_ratio(self) -> float:
+        return _ratio(self.stage.rows_per_second, self.goal_baseline)
+
+    @property
+    def goal_step_ratio(self) -> float | None:
+        return _step_ratio(self.stage, self.goal_baseline)
 
 
 @dataclass
@@ -168,20 +217,56 @@ class SizeRun:
         self.options = options
         self.seed = seed
         self.log = log
+        # Where stage_env points the loader's run reports; each loader command rewrites this file.
+        self.loader_report = Path(env["LEGACY_MIGRATE_REPORT_DIR"]) / "migration_report.json"
 
     def _module(self, *args: str) -> Measurement:
         self.server.checkpoint()
         return run_measured([sys.executable, "-m", *args], env=self.env, cwd=PROJECT_ROOT)
 
-    def _figure(self, result: SizeResult, name: str, measurement: Measurement, rows: int, baseline: Step) -> None:
-        stage = Step(name, measurement.seconds, rows, measurement.peak_rss_bytes)
-        figure = Figure(stage, baseline, os.getloadavg()[0])
+    def _loader_step(self, command: str) -> tuple[Measurement, float]:
+        """Time `python -m loader <command>` whole, and read the seconds its run report gives the step alone.
+
+        The loader times each step inside its process, without the interpreter's start, the imports and the
+        run's bookkeeping. The previous command's report is removed first, so a command that writes none fails
+        here instead of lending another's timing.
+        """
+        self.loader_report.unlink(missing_ok=True)
+        measurement = self._module("loader", command)
+        try:
+            step_seconds = float(json.loads(self.loader_report.read_text())["stages"][command]["seconds"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CommandFailed(
+                f"python -m loader {command} left no timing of its {command} step in {self.loader_report}: {exc!r}"
+            ) from exc
+        return measurement, step_seconds
+
+    def _figure(
+        self,
+        result: SizeResult,
+        name: str,
+        measurement: Measurement,
+        rows: int,
+        baseline: Step,
+        *,
+        step_seconds: float | None = None,
+        goal: Step | None = None,
+    ) -> None:
+        stage = Step(name, measurement.seconds, rows, measurement.peak_rss_bytes, step_seconds=step_seconds)
+        figure = Figure(stage, baseline, os.getloadavg()[0], goal)
         result.figures.append(figure)
-        self.log(
+        line = (
             f"  {stage.name:<27} {stage.seconds:8.2f} s {stage.rows_per_second:>11,.0f} rows/s "
             f"peak {stage.peak_rss_bytes / 2**20:6.0f} MiB | {baseline.name}: {baseline.seconds:.2f} s, "
             f"ratio {figure.ratio:.3f}"
         )
+        if figure.step_ratio is not None:
+            line += f" (step alone {stage.step_seconds:.2f} s: {figure.step_ratio:.3f})"
+        if goal is not None:
+            line += f" | {goal.name}: {goal.seconds:.2f} s, ratio {figure.goal_ratio:.3f}"
+            if figure.goal_step_ratio is not None:
+                line += f" (step alone: {figure.goal_step_ratio:.3f})"
+        self.log(line)
 
     def run(self, result: SizeResult) -> None:
         """Fill result stage by stage, so a failure part-way leaves the figures taken before it."""
@@ -201,10 +286,10 @@ class SizeRun:
         self._figure(result, SEED, seed, legacy_rows, from_file)
 
         pipe_runs = [baselines.copy_pipe(server, env)]
-        stage = self._module("loader", "stage")
+        stage, stage_seconds = self._loader_step("stage")
         pipe_runs.append(baselines.copy_pipe(server, env))
         pipe = _mean_step(COPY_PIPE, pipe_runs, legacy_rows)
-        self._figure(result, STAGE, stage, legacy_rows, pipe)
+        self._figure(result, STAGE, stage, legacy_rows, pipe, step_seconds=stage_seconds)
 
         staged = baselines.staged_legacy_tables()
         legacy_runs = [baselines.insert_select(server, env, staged)]
@@ -223,17 +308,32 @@ class SizeRun:
 
         marts = baselines.mart_tables()
         mart_rows = sum(baselines.count_rows(server, NEW_DB, marts).values())
+        targets = baselines.target_tables()
         mart_runs = [baselines.insert_select(server, env, marts)]
-        publish = self._module("loader", "publish")
+        publish, publish_seconds = self._loader_step("publish")
         mart_runs.append(baselines.insert_select(server, env, marts))
-        rerun = self._module("loader", "publish")
+        # The goal copies what publish wrote, so it can only run once publish has written it: after each run.
+        target_runs = [baselines.insert_into_target_definitions(server, env, targets)]
+        rerun, rerun_seconds = self._loader_step("publish")
         mart_runs.append(baselines.insert_select(server, env, marts))
+        target_runs.append(baselines.insert_into_target_definitions(server, env, targets))
         # On a fresh target every row publish leaves in the target tables is a row it wrote.
-        result.target_rows = baselines.count_rows(server, NEW_DB, baselines.target_tables())
+        result.target_rows = baselines.count_rows(server, NEW_DB, targets)
         target_rows = sum(result.target_rows.values())
         insert_marts = _mean_step(INSERT_MARTS, mart_runs[:2], mart_rows)
-        self._figure(result, PUBLISH, publish, target_rows, insert_marts)
-        self._figure(result, PUBLISH_RERUN, rerun, target_rows, _mean_step(INSERT_MARTS, mart_runs[1:], mart_rows))
+        insert_targets = _mean_step(INSERT_TARGETS, target_runs, target_rows)
+        self._figure(
+            result, PUBLISH, publish, target_rows, insert_marts, step_seconds=publish_seconds, goal=insert_targets
+        )
+        self._figure(
+            result,
+            PUBLISH_RERUN,
+            rerun,
+            target_rows,
+            _mean_step(INSERT_MARTS, mart_runs[1:], mart_rows),
+            step_seconds=rerun_seconds,
+            goal=insert_targets,
+        )
 
         # The physical floor of the whole job: move the rows, write them once transformed, write them published.
         whole = Step(
@@ -254,6 +354,7 @@ class SizeRun:
             pipe,
             _mean_step(INSERT_LEGACY, legacy_runs, legacy_rows),
             _mean_step(INSERT_MARTS, mart_runs, mart_rows),
+            insert_targets,
             whole,
         ]
 

@@ -36,6 +36,12 @@ class Database:
     def name(self) -> str:
         return self.url.database or ""
 
+    @property
+    def port(self) -> int:
+        """The server's port: in the URL's address, else its query (`?host=/socket/dir&port=5433`), else 5432."""
+        in_query = self.url.query.get("port")
+        return self.url.port or (int(in_query) if isinstance(in_query, str) and in_query.isdigit() else 5432)
+
     def libpq_url(self) -> str:
         """The URL in the form psql and psycopg accept, password included (never print it)."""
         return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -46,21 +52,20 @@ class Database:
         socket_dir = url.query.get("host")
         if url.host is None and isinstance(socket_dir, str):
             # A Unix-socket server (the embedded one): write the folder plainly rather than %-escaped.
-            return f"postgresql://{url.username or ''}@/{url.database}?host={socket_dir}&port={url.port or 5432}"
+            return f"postgresql://{url.username or ''}@/{url.database}?host={socket_dir}&port={self.port}"
         return url.render_as_string()
 
     def describe(self) -> str:
         """A short 'where' for error messages: database name and host, never the password."""
         host = self.url.host or self.url.query.get("host") or "local socket"
-        port = f":{self.url.port}" if self.url.port else ""
-        return f"{self.name} on {host}{port}"
+        return f"{self.name} on {host}:{self.port}"
 
     def dbt_env(self) -> dict[str, str]:
         """The NEW_DB_* variables that `profiles.yml` reads, derived from the resolved URL."""
         host = self.url.host or str(self.url.query.get("host") or "localhost")
         return {
             "NEW_DB_HOST": host,
-            "NEW_DB_PORT": str(self.url.port or 5432),
+            "NEW_DB_PORT": str(self.port),
             "NEW_DB_USER": self.url.username or "postgres",
             "NEW_DB_PASSWORD": self.url.password or "",
             "NEW_DB_NAME": self.name,
@@ -98,6 +103,9 @@ def _from_env(side: Side, env: dict[str, str]) -> Database | None:
             raise ConfigError(f"{side}_DATABASE_URL must be a postgresql:// URL, not {url.drivername}://")
         if not url.database:
             raise ConfigError(f"{side}_DATABASE_URL names no database: add /dbname at its end")
+        query_port = url.query.get("port")
+        if query_port is not None and not (isinstance(query_port, str) and query_port.isdigit()):
+            raise ConfigError(f"{side}_DATABASE_URL has a port that is not a number: {query_port!r}")
         return Database(side, url.set(drivername=DRIVER), "url")
 
     parts = {key: env.get(f"{side}_DB_{key}", "").strip() for key in ("USER", "PASSWORD", "HOST", "PORT", "NAME")}

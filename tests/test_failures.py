@@ -49,6 +49,18 @@ def test_parts_settings_are_used_and_a_missing_host_is_explained(databases: Data
     assert "NEW_DB_HOST" in line
 
 
+def test_a_port_given_in_the_url_query_reaches_dbt_and_a_bad_one_is_explained(databases: Databases) -> None:
+    socket_url = "postgresql://someone@/target?host=/run/elsewhere&port=6543"
+    env = databases.env(NEW_DATABASE_URL=socket_url)
+    exports = run_module("loader", "db-urls", "--dbt", env=env).stdout
+    assert "export NEW_DB_PORT='6543'" in exports and "export NEW_DB_HOST='/run/elsewhere'" in exports
+    assert "port=6543" in run_module("loader", "db-urls", env=env).stdout
+
+    env = databases.env(NEW_DATABASE_URL=socket_url.replace("6543", "sixty"))
+    line = _one_error_line(run_module("loader", "db-urls", env=env, check=False))
+    assert "NEW_DATABASE_URL" in line and "'sixty'" in line
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [("alter table old_users drop column email", "email"), ("drop table old_orders", "old_orders")],

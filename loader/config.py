@@ -38,9 +38,10 @@ class Database:
 
     @property
     def port(self) -> int:
-        """The server's port: in the URL's address, else its query (`?host=/socket/dir&port=5433`), else 5432."""
+        """The server's port: in the URL's address, else its query (`?host=/socket/dir&port=5433`, checked to
+        be a number when the URL was read), else 5432."""
         in_query = self.url.query.get("port")
-        return self.url.port or (int(in_query) if isinstance(in_query, str) and in_query.isdigit() else 5432)
+        return self.url.port or (int(in_query) if isinstance(in_query, str) else 5432)
 
     def libpq_url(self) -> str:
         """The URL in the form psql and psycopg accept, password included (never print it)."""

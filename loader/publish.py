@@ -379,8 +379,8 @@ def _quantity_gate(conn: Connection) -> GateResult:
     """Every migrated legacy order kept its legacy quantity: the staged rows the transform classified as
     migrated (staged minus rejected or merged) and the order-items mart hold the same (id, quantity) pairs.
 
-    Compared as fingerprints (one scan of each side, no million-row join); with this, the per-user and
-    per-product sums below, taken over the mart's quantities, are sums over the legacy quantities.
+    Compared as fingerprints (one scan of each side, no million-row join); with this, the order-by-order
+    comparisons below, taken over the mart's quantities, hold for the legacy quantities too.
     """
     staged = relation(STAGING_SCHEMA, "old_orders", "id", "quantity")
     not_migrated = (

@@ -3,14 +3,18 @@
 from functools import cache
 from logging.config import fileConfig
 
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, create_engine, pool, text
 
 from alembic import context
-from loader.config import load_settings
+from loader.config import Database, load_settings
 from loader.models import Base
 
 config = context.config
-if config.config_file_name is not None:
+# The pipeline upgrades the schema on every run and says what it did in its own summary: it asks for quiet.
+if config.config_file_name is not None and not config.attributes.get("quiet"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
@@ -36,6 +40,43 @@ def _configure(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, include_object=include_object)
 
 
+def _unknown_revisions() -> list[str]:
+    """The revisions alembic_version holds that no file in alembic/versions defines."""
+    script = ScriptDirectory.from_config(config)
+    unknown = []
+    for head in context.get_context().get_current_heads():
+        try:
+            known = script.get_revision(head) is not None
+        except (CommandError, RevisionError):
+            known = False
+        if not known:
+            unknown.append(head)
+    return unknown
+
+
+def _run_migrations(connection: Connection) -> None:
+    """Run the command; a target stamped with a revision this project does not know says so in one sentence.
+
+    Checked only once Alembic fails to resolve a revision, so `alembic stamp --purge`, which ignores the
+    current one, can still repair such a database.
+    """
+    _configure(connection)
+    with context.begin_transaction():
+        try:
+            context.run_migrations()
+        except CommandError as exc:
+            unknown = _unknown_revisions()
+            if not unknown:
+                raise
+            where = Database("NEW", connection.engine.url, "url").describe()
+            raise CommandError(
+                f"the target database {where} is at Alembic revision {', '.join(unknown)}, which this project does "
+                "not know: it is managed by another application, or by a newer legacy-migrate; point "
+                "NEW_DATABASE_URL (or NEW_DB_*) at legacy-migrate's own target database, or an empty one, or run "
+                "this with the legacy-migrate that wrote it"
+            ) from exc
+
+
 def _url() -> str:
     explicit = config.attributes.get("url")
     if explicit is not None:
@@ -58,15 +99,11 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_migrations(connection)
         return
     engine = create_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_migrations(connection)
 
 
 if context.is_offline_mode():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -18,6 +19,9 @@ class PipelineError(Exception):
 
 
 EXIT_FAILURE = 2
+DEBUG_VARIABLE = "LEGACY_MIGRATE_DEBUG"
+# `scheme://user:password@` in a message (a URL some library quoted back): the password is never printed.
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^\s:/@]*:)\S*@")
 
 
 def _first_line(exc: BaseException | None) -> str:
@@ -41,8 +45,21 @@ def run_cli(body: Callable[[], int]) -> int:
     except (psycopg.Error, psycopg2.Error) as exc:
         failure = exc
         message = f"the database refused a statement: {_first_line(exc)}"
-    if os.environ.get("LEGACY_MIGRATE_DEBUG"):
+    except Exception as exc:
+        # Anything else (an Alembic CommandError, a UnicodeDecodeError, a bug): still one line, naming its type.
+        failure = exc
+        message = _unexpected(exc)
+    if os.environ.get(DEBUG_VARIABLE):
         # Outside the except blocks a bare `raise` has nothing to re-raise: raise the failure itself.
         raise failure
-    print(f"error: {message}", file=sys.stderr)
+    shown = _URL_PASSWORD.sub(r"\1***@", message)
+    print(f"error: {shown}", file=sys.stderr)
     return EXIT_FAILURE
+
+
+def _unexpected(exc: Exception) -> str:
+    # Alembic is imported only by the commands that migrate the schema; if it is not loaded, this is not its error.
+    alembic_exc = sys.modules.get("alembic.util.exc")
+    if alembic_exc is not None and isinstance(exc, alembic_exc.CommandError):
+        return f"alembic: {_first_line(exc)}"
+    return f"{type(exc).__name__}: {_first_line(exc)} (unexpected; {DEBUG_VARIABLE}=1 shows where it came from)"

@@ -4,14 +4,18 @@ Every command that writes to the target (stage, transform, publish, migrate) fir
 PostgreSQL advisory lock on the target database and holds it until it ends, so two runs never interleave
 their stage, transform or publish. The lock lives in the server: a run that is killed loses its connection
 and with it the lock, and the next run to take the lock closes the killed run's `running` row as failed.
+
+The lock's session is idle while the run works, so it turns the server's idle timeouts off for itself; should
+it end all the same (terminated, a server restart), `RunLock.ensure_held()` says so before anything commits.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +28,7 @@ from loader.db import connect
 from loader.models import MigrationRun, table_of
 
 runs = table_of(MigrationRun)
+logger = logging.getLogger(__name__)
 
 Command = Literal["migrate", "stage", "transform", "publish"]
 # Advisory locks are per database, keyed by two int4s: the project's key, then which lock.
@@ -67,11 +72,94 @@ def lock_holder(conn: psycopg.Connection[Any], objid: int) -> LockHolder | None:
     return LockHolder(int(row[0]), str(row[1] or ""), str(row[2])) if row else None
 
 
+# The lock's session is idle for the whole run, which is what server-side idle timeouts are for: it turns them
+# off for itself (a run is not a forgotten session), and waiting on the lock with --wait is asked for, so no
+# statement or lock timeout either. TCP keepalives keep a NAT or firewall from dropping the quiet connection.
+# Each setting with the server_version_num it appeared in.
+LOCK_SESSION_SETTINGS = (
+    ("idle_session_timeout", 140000),
+    ("idle_in_transaction_session_timeout", 90600),
+    ("statement_timeout", 0),
+    ("lock_timeout", 90300),
+)
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+class RunLockLost(PipelineError):
+    """The run lock's session ended, or no longer holds the lock: another run may be under way."""
+
+
+class RunLock:
+    """The run lock, held by one dedicated session for the whole run."""
+
+    def __init__(self, conn: psycopg.Connection[Any], database: Database, application_name: str) -> None:
+        self._conn = conn
+        self.database = database
+        self.application_name = application_name
+        # The server process of the lock's session: the one pg_terminate_backend would name.
+        self.backend_pid = conn.info.backend_pid
+
+    def ensure_held(self) -> None:
+        """Check, on the lock's own session, that it is alive and still holds the lock; raise RunLockLost if not.
+
+        Call it between steps and immediately before a commit: a run whose lock was lost may have another run
+        beside it by now, and must not publish.
+        """
+        try:
+            row = self._conn.execute(
+                """
+                select count(*) from pg_locks
+                where pid = pg_backend_pid() and locktype = 'advisory' and granted
+                    and database = (select oid from pg_database where datname = current_database())
+                    and classid = %s and objid = %s and objsubid = 2
+                """,
+                (LOCK_CLASS, RUN_LOCK),
+            ).fetchone()
+        except psycopg.Error as exc:
+            raise self._lost(f"its session ended: {_first_line(exc)}") from exc
+        if not (row and row[0]):
+            raise self._lost("its session no longer holds it")
+
+    def _lost(self, why: str) -> RunLockLost:
+        return RunLockLost(
+            f"the run lock on {self.database.describe()} was lost ({why}); another run may have started: "
+            "nothing was committed"
+        )
+
+    def release(self) -> None:
+        """Unlock, best effort: a session that is gone has released the lock with it, so its error is no news."""
+        if self._conn.closed or self._conn.broken:
+            return
+        try:
+            self._conn.execute("select pg_advisory_unlock(%s, %s)", (LOCK_CLASS, RUN_LOCK))
+        except psycopg.Error as exc:
+            # Raised here it would turn a published run into a failure, or hide the error the run failed with.
+            # Info, not a warning: the CLI's failures are one line on stderr, and this changes no outcome.
+            logger.info("the run lock's session ended before its unlock (%s); the server released the lock", exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _keep_session_alive(conn: psycopg.Connection[Any]) -> None:
+    version = conn.info.server_version
+    for setting, since in LOCK_SESSION_SETTINGS:
+        if version >= since:
+            conn.execute("select set_config(%s, '0', false)", (setting,))
+
+
 @contextmanager
-def run_lock(database: Database, command: Command, *, wait: bool) -> Iterator[None]:
-    """Hold the run lock on the target database for the block; without `wait`, fail at once if it is taken."""
+def run_lock(database: Database, command: Command, *, wait: bool) -> Iterator[RunLock]:
+    """Hold the run lock on the target database for the block; without `wait`, fail at once if it is taken.
+
+    The block gets the RunLock, whose `ensure_held()` the pipeline calls between steps and before committing.
+    """
     application_name = f"legacy-migrate {command} (pid {os.getpid()})"
-    with connect(database, autocommit=True, application_name=application_name) as conn:
+    # closing(), not the connection's own `with`: that one commits on the way out, which raises on a lost session.
+    with closing(connect(database, autocommit=True, application_name=application_name, **KEEPALIVES)) as conn:
+        _keep_session_alive(conn)
         taken = conn.execute("select pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, RUN_LOCK)).fetchone()
         if not (taken and taken[0]):
             holder = lock_holder(conn, RUN_LOCK)
@@ -83,12 +171,12 @@ def run_lock(database: Database, command: Command, *, wait: bool) -> Iterator[No
                 )
             print(f"waiting for {who} to finish its run on {database.describe()} …", file=sys.stderr, flush=True)
             conn.execute("select pg_advisory_lock(%s, %s)", (LOCK_CLASS, RUN_LOCK))
+        lock = RunLock(conn, database, application_name)
         try:
-            yield
+            yield lock
         finally:
             # Closing the connection would release it too; unlocking says so, and keeps the pool-free order plain.
-            if not conn.closed:
-                conn.execute("select pg_advisory_unlock(%s, %s)", (LOCK_CLASS, RUN_LOCK))
+            lock.release()
 
 
 def close_abandoned_runs(engine: Engine) -> list[int]:

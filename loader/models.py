@@ -40,6 +40,8 @@ Money = Numeric(12, 2)
 # Foreign keys and the secondary unique keys are deferrable: the publish step defers them to its commit, so a
 # converging run may delete, re-point and re-insert rows in any order within its one transaction.
 DEFERRABLE: dict[str, Any] = {"deferrable": True, "initially": "IMMEDIATE"}
+# Legacy ids as bigint: a legacy table may key its rows with bigint, and an id over 2^31 must fit unchanged.
+LegacyId = BigInteger
 # Legacy timestamps carry no zone; storing them as `timestamp without time zone` invents none.
 LegacyTimestamp = DateTime(timezone=False)
 CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
@@ -72,7 +74,7 @@ class User(Base):
     )
 
     user_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    legacy_user_id: Mapped[int] = mapped_column(Integer, unique=True)
+    legacy_user_id: Mapped[int] = mapped_column(LegacyId, unique=True)
     username: Mapped[str] = mapped_column(String(50))
     # Normalized (trimmed, lower-case); unique because duplicates are merged before publishing.
     email: Mapped[str | None] = mapped_column(String(100))
@@ -116,7 +118,7 @@ class Product(Base):
     )
 
     product_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    legacy_product_id: Mapped[int] = mapped_column(Integer, unique=True)
+    legacy_product_id: Mapped[int] = mapped_column(LegacyId, unique=True)
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
     category_id: Mapped[int | None] = mapped_column(
@@ -135,7 +137,7 @@ class Order(Base):
     )
 
     order_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    legacy_order_id: Mapped[int] = mapped_column(Integer, unique=True)
+    legacy_order_id: Mapped[int] = mapped_column(LegacyId, unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id", **DEFERRABLE), index=True)
     status: Mapped[OrderStatus] = mapped_column(Enum(OrderStatus, name="order_status"))
     ordered_at: Mapped[datetime] = mapped_column(LegacyTimestamp)
@@ -153,7 +155,7 @@ class OrderItem(Base):
 
     order_item_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     # A legacy order row is one order with one item, so its id keys the item too.
-    legacy_order_id: Mapped[int] = mapped_column(Integer, unique=True)
+    legacy_order_id: Mapped[int] = mapped_column(LegacyId, unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.order_id", ondelete="CASCADE", **DEFERRABLE), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.product_id", **DEFERRABLE), index=True)
     quantity: Mapped[int] = mapped_column(Integer)
@@ -206,13 +208,16 @@ class LedgerEntry(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("migration_runs.run_id"), primary_key=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     legacy_table: Mapped[str] = mapped_column(String(63))
-    legacy_id: Mapped[int] = mapped_column(Integer)
+    # NULL for a legacy row rejected because it had no id (reason legacy_id_missing): its raw_row still says which.
+    legacy_id: Mapped[int | None] = mapped_column(LegacyId)
     outcome: Mapped[LedgerOutcome] = mapped_column(Enum(LedgerOutcome, name="ledger_outcome"))
     stage: Mapped[str] = mapped_column(String(30))
     reason_code: Mapped[str] = mapped_column(String(50))
     column_name: Mapped[str | None] = mapped_column(String(63))
     raw_value: Mapped[str | None] = mapped_column(Text)
-    merged_into_legacy_id: Mapped[int | None] = mapped_column(Integer)
+    merged_into_legacy_id: Mapped[int | None] = mapped_column(LegacyId)
+    # What an inferred or compared value rests on (rule M4: the reading taken and the price it agrees with).
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     raw_row: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 

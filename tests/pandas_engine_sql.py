@@ -26,7 +26,12 @@ def _macro_source() -> str:
 
 
 def _environment(**globals_: Callable[..., str]) -> jinja2.Environment:
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 (SQL, not HTML)
+    # `do`: dbt's tag, which the macros use (get_fixture_sql); plain Jinja has it as an extension.
+    environment = jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 (SQL, not HTML)
+        extensions=["jinja2.ext.do"],
+    )
     environment.globals.update(globals_)
     return environment
 

@@ -29,7 +29,12 @@ NOT_MIGRATED = {
     "order_items": {"order_item_id", "order_id"},
 }
 # dbt's spelling of a type -> PostgreSQL's, as SQLAlchemy compiles the model's type.
-DBT_TO_POSTGRES = {"timestamp": "TIMESTAMP WITHOUT TIME ZONE", "integer": "INTEGER", "text": "TEXT"}
+DBT_TO_POSTGRES = {
+    "timestamp": "TIMESTAMP WITHOUT TIME ZONE",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "text": "TEXT",
+}
 
 
 def _postgres_type(dbt_type: str) -> str:
@@ -64,3 +69,15 @@ def test_every_target_table_has_a_mart_with_matching_column_types() -> None:
             assert _postgres_type(dbt_type) == expected, f"{name}.{column}: mart {dbt_type}, target {expected}"
             fed.add(column)
         assert fed | NOT_MIGRATED[name] == set(table.c.keys()), f"{name}: columns no mart feeds"
+
+
+def test_every_varchar_width_the_transform_checks_is_the_targets() -> None:
+    """Rules L1 and L2 read widths from the marts' contracts (both engines): each is its target column's length."""
+    from loader.pandas_engine.project import contract_width, load_project
+
+    project = load_project()
+    checked = {("users", "username"), ("users", "email"), ("users", "full_name"), ("users", "phone")}
+    checked |= {("products", "name")}
+    for mart, column in checked:
+        target = Base.metadata.tables[mart].c[column].type
+        assert contract_width(project, mart, column) == getattr(target, "length", None), f"{mart}.{column}"

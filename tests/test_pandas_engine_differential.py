@@ -126,7 +126,18 @@ def _add_edge_rows(databases: Databases) -> None:
 
 def test_pandas_engine_writes_what_dbt_writes_on_the_dirty_profile(databases: Databases) -> None:
     env = databases.env(LEGACY_MIGRATE_REPORT_DIR=str(databases.scratch / "reports"))
-    run_module("seeder", "--profile", "dirty", "--size", str(SIZE), "--seed", "11", env=env)
+    run_module(
+        "seeder",
+        "--profile",
+        "dirty",
+        "--size",
+        str(SIZE),
+        "--seed",
+        "11",
+        "--configured-database",
+        databases.old_name,
+        env=env,
+    )
     _add_edge_rows(databases)
     # The whole pipeline with dbt, up to the commit: schema, stage, transform, publish's gates.
     run_module("loader", "migrate", "--dry-run", env=env)
@@ -186,7 +197,18 @@ def test_pandas_engine_refuses_to_write_when_a_row_is_unaccounted_for() -> None:
 def test_both_engines_never_merge_into_a_rejected_user(databases: Databases) -> None:
     """U2 rejects first, U1 merges among the rest: a user sharing an email with a rejected one stays itself."""
     env = databases.env(LEGACY_MIGRATE_REPORT_DIR=str(databases.scratch / "reports"))
-    run_module("seeder", "--profile", "legacy", "--size", "100", "--seed", "3", env=env)
+    run_module(
+        "seeder",
+        "--profile",
+        "legacy",
+        "--size",
+        "100",
+        "--seed",
+        "3",
+        "--configured-database",
+        databases.old_name,
+        env=env,
+    )
     with databases.old() as conn:
         conn.execute(
             "insert into old_users (id, username, email) values "

@@ -106,6 +106,10 @@ MONEY = st.one_of(
     ),
     st.sampled_from(["free", "FREE", " Gratis ", "free!", "99,999,999,999", "9,999,999,999.99", "999.999.999,99"]),
     st.sampled_from(["1,234.56", "1.234,56 EUR", "€12,50", "12.555", "12.5555", "-3.00", "-0", "1,2,3", "1.234.5"]),
+    # Rule M4's ambiguous amounts, and their near misses.
+    st.sampled_from(
+        ["1,234", "5.001", "-1.234", "0,000", "0.500", "$1.230", "1.234 EUR", "1234,567", "12,34", "1,2345"]
+    ),
 )
 EMAILS = st.one_of(
     _joined(
@@ -259,6 +263,20 @@ def test_parse_money_agrees(conn: psycopg.Connection[Any], rules: TextRules, inp
         inputs,
         lambda s: parse.parse_money_currency(parse.clean_text(s, rules)),
     )
+    for reading in ("thousands", "decimal"):
+        _check(
+            conn,
+            macro_sql("money_reading", cleaned, reading),
+            inputs,
+            lambda s, reading=reading: _mills(
+                getattr(parse.money_readings(parse.clean_text(s, rules), rules), reading)
+            ),
+        )
+
+
+def _mills(values: pd.Series) -> list[Decimal | None]:
+    """Thousandths as the unrounded numeric the macro gives (Decimal compares by value: 1234 == 1234.000)."""
+    return [None if pd.isna(mills) else Decimal(int(mills)).scaleb(-3) for mills in values]
 
 
 @PROPERTY

@@ -78,3 +78,52 @@ def test_the_ledger_keeps_its_entries_into_partitions_and_back(databases: Databa
             == before
         )
         assert not count(conn, "select count(*) from pg_partitioned_table")
+
+
+def test_legacy_ids_widen_to_bigint_and_narrow_back_when_they_fit(databases: Databases) -> None:
+    env = databases.env()
+    run_module("alembic", "upgrade", "0004", env=env)
+    with databases.new() as conn:
+        conn.execute("insert into users (legacy_user_id, username) values (2147483647, 'max')")
+        conn.execute("insert into migration_runs (command, status) values ('publish', 'published')")
+        conn.execute("create table migration_ledger_run_1 partition of migration_ledger for values from (1) to (2)")
+        conn.execute(
+            "insert into migration_ledger (run_id, legacy_table, legacy_id, outcome, stage, reason_code, raw_row) "
+            "values (1, 'old_users', 7, 'rejected', 'transform', 'username_duplicate', '{\"id\": 7}')"
+        )
+
+    run_module("alembic", "upgrade", "head", env=env)
+    with databases.new() as conn:
+        types = dict(
+            conn.execute(
+                "select table_name || '.' || column_name, data_type from information_schema.columns "
+                "where column_name like '%legacy%id' and table_schema = 'public' "
+                "and table_name not like 'migration_ledger_run%'"
+            ).fetchall()
+        )
+        assert set(types.values()) == {"bigint"}, types
+        # An id over 2^31, and a ledger entry for a row that had no id at all (with its evidence column).
+        conn.execute("insert into users (legacy_user_id, username) values (2147483648, 'big')")
+        conn.execute(
+            "insert into migration_ledger (run_id, legacy_table, legacy_id, outcome, stage, reason_code, raw_row, "
+            "evidence) values (1, 'old_users', null, 'rejected', 'transform', 'legacy_id_missing', "
+            "'{\"id\": null}', '{}')"
+        )
+
+    # Ids that do not fit, or an entry without an id: the downgrade fails and changes nothing.
+    failed = run_module("alembic", "downgrade", "0004", env=env, check=False)
+    assert failed.returncode != 0
+    with databases.new() as conn:
+        assert count(conn, "select count(*) from users") == 2
+        conn.execute("delete from users where legacy_user_id = 2147483648")
+        conn.execute("delete from migration_ledger where legacy_id is null")
+
+    # On data that fits it works, keeping every value.
+    run_module("alembic", "downgrade", "0004", env=env)
+    with databases.new() as conn:
+        assert conn.execute("select legacy_user_id, username from users").fetchall() == [(2147483647, "max")]
+        assert conn.execute("select legacy_id, reason_code from migration_ledger").fetchall() == [
+            (7, "username_duplicate")
+        ]
+        assert count(conn, "select count(*) from information_schema.columns where column_name = 'evidence'") == 0
+    run_module("alembic", "upgrade", "head", env=env)

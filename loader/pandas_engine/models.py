@@ -20,8 +20,8 @@ from loader.cli_errors import PipelineError
 from loader.pandas_engine import parse
 from loader.pandas_engine.io import OutputTable, StagedColumn
 from loader.pandas_engine.pg_text import TextRules
-from loader.pandas_engine.project import Mappings, Project, varchar_length
-from loader.publish import LEGACY_TABLE_MARTS, QUARANTINE_COLUMNS
+from loader.pandas_engine.project import QUARANTINE_COLUMNS, Mappings, Project, contract_width, varchar_length
+from loader.publish import LEGACY_TABLE_MARTS
 
 # A table's rows go through the staging parse this many at a time: the parse's temporary columns stay small.
 STAGING_CHUNK_ROWS = 250_000
@@ -63,8 +63,10 @@ def _status(index: pd.Index, conditions: list[npt.NDArray[np.bool_]], names: lis
 
     A category holds a small code per row, where text would hold the word again in every row.
     """
-    categories = [*names, otherwise]
-    codes = np.select(conditions, list(range(len(names))), len(names)).astype(np.int8)
+    # Several conditions may give one name (SQL's `case` may repeat a result): one category per distinct name.
+    categories = list(dict.fromkeys([*names, otherwise]))
+    choices = [categories.index(name) for name in names]
+    codes = np.select(conditions, choices, categories.index(otherwise)).astype(np.int8)
     status = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
     series = pd.Series(status, index=index)
     return series.cat.remove_categories([""]) if "" in categories else series
@@ -87,6 +89,14 @@ def _in_chunks(frame: pd.DataFrame, model: Callable[[pd.DataFrame], pd.DataFrame
 # Staging (dbt_staging.stg_legacy__*): trim, null the blanks, parse; no joins.
 
 
+def _money_status(
+    index: pd.Index, text: pd.Series, cents: pd.Series, readings: parse.MoneyReadings, *, negative: bool
+) -> pd.Series:
+    """The money_status macro as a category: missing, negative (when asked), ambiguous (M4), invalid, ok."""
+    checks = parse.money_status(text, cents, readings, negative=negative)
+    return _status(index, [holds for _, holds in checks], [name for name, _ in checks], "ok")
+
+
 def stage_users(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
     """stg_legacy__users: rules C1, E1, E2, N1, P1, T1, T2, A1."""
     index = source.index
@@ -101,7 +111,8 @@ def stage_users(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
     full_name_text = parse.squish(parse.clean_text(source["full_name"], rules), rules)
     return pd.DataFrame(
         {
-            "legacy_user_id": source["id"],
+            # bigint whatever the legacy width, as the model casts it.
+            "legacy_user_id": source["id"].astype("Int64"),
             "username": source["username"].str.strip(" "),
             "username_key": parse.user_key(source["username"], rules),
             "email": email_normalized.where(email_valid),
@@ -134,24 +145,20 @@ def stage_products(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
     product_name = parse.clean_text(source["product_name"], rules)
     price_text = parse.clean_text(source["price_str"], rules)
     price_amount = parse.parse_money_amount(price_text, rules)
+    price_readings = parse.money_readings(price_text, rules)
     price_currency = parse.parse_money_currency(price_text)
     created_at_text = parse.clean_text(source["created_at_str"], rules)
     created_at = parse.parse_timestamp(created_at_text)
     not_negative = _bools(price_amount >= 0)
     return pd.DataFrame(
         {
-            "legacy_product_id": source["id"],
+            "legacy_product_id": source["id"].astype("Int64"),
             "product_name": product_name,
             "product_name_key": parse.spelling_key(product_name, rules),
             "description": parse.clean_text(source["description"], rules),
             "price": price_amount.where(not_negative),
             "currency": price_currency.where(not_negative),
-            "price_status": _status(
-                index,
-                [_bools(price_text.isna()), _bools(price_amount.isna()), _bools(price_amount < 0)],
-                ["missing", "invalid", "negative"],
-                "ok",
-            ),
+            "price_status": _money_status(index, price_text, price_amount, price_readings, negative=True),
             # C1 first: a blank category or a null marker is a missing one, not an unknown spelling.
             "category_key": parse.spelling_key(parse.clean_text(source["category_name_redundant"], rules), rules),
             "created_at": created_at,
@@ -170,11 +177,13 @@ def stage_orders(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
     ordered_at = parse.parse_timestamp(ordered_at_text)
     unit_price_text = parse.clean_text(source["unit_price_str_redundant"], rules)
     unit_price = parse.parse_money_amount(unit_price_text, rules)
+    unit_price_readings = parse.money_readings(unit_price_text, rules)
     total_text = parse.clean_text(source["total_order_amount_str"], rules)
     total_amount = parse.parse_money_amount(total_text, rules)
+    total_readings = parse.money_readings(total_text, rules)
     return pd.DataFrame(
         {
-            "legacy_order_id": source["id"],
+            "legacy_order_id": source["id"].astype("Int64"),
             "user_identifier_key": parse.user_key(parse.clean_text(source["user_identifier_text"], rules), rules),
             "product_name_key": parse.spelling_key(parse.clean_text(source["product_name_redundant"], rules), rules),
             "ordered_at": ordered_at,
@@ -184,18 +193,15 @@ def stage_orders(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
             "status_key": parse.spelling_key(parse.clean_text(source["status_text"], rules), rules),
             "quantity": source["quantity"],
             "unit_price": unit_price,
+            "unit_price_thousands_reading": unit_price_readings.thousands,
+            "unit_price_decimal_reading": unit_price_readings.decimal,
             "unit_price_currency": parse.parse_money_currency(unit_price_text),
-            "unit_price_status": _status(
-                index,
-                [_bools(unit_price_text.isna()), _bools(unit_price.isna()), _bools(unit_price < 0)],
-                ["missing", "invalid", "negative"],
-                "ok",
-            ),
+            "unit_price_status": _money_status(index, unit_price_text, unit_price, unit_price_readings, negative=True),
             "total_amount": total_amount,
+            "total_thousands_reading": total_readings.thousands,
+            "total_decimal_reading": total_readings.decimal,
             "total_currency": parse.parse_money_currency(total_text),
-            "total_status": _status(
-                index, [_bools(total_text.isna()), _bools(total_amount.isna())], ["missing", "invalid"], "ok"
-            ),
+            "total_status": _money_status(index, total_text, total_amount, total_readings, negative=False),
         },
         index=index,
     )
@@ -209,40 +215,82 @@ def first_of_duplicates(orders: LegacyTable) -> pd.Series:
     """
     others = [column.name for column in orders.columns if column.name != "id"]
     rows = orders.rows
-    return rows.groupby(others, dropna=False, sort=False)["id"].transform("min")
+    ids = rows["id"].astype("Int64")
+    # Only rows with an id of their own take part: nothing is merged into a row rejected for its id (K1).
+    own_ids = ids.where(_bools(_times_staged(ids) == 1))
+    return own_ids.groupby([rows[name] for name in others], dropna=False, sort=False).transform("min")
 
 
 # Intermediate (dbt_intermediate.int_*): deduplicate, resolve references, classify every row.
 
 
-def deduplicate_users(users: pd.DataFrame) -> pd.DataFrame:
-    """int_users_deduplicated: a repeated username rejected (U2); among the rest, merged into the lowest id sharing
-    the email (U1)."""
+def _times_staged(ids: pd.Series) -> pd.Series:
+    """count(*) over (partition by id): how often each row's id occurs, NULL ids counted together."""
+    return ids.groupby(ids, dropna=False, sort=False).transform("size")
+
+
+def _longer_than(values: pd.Series, width: int) -> npt.NDArray[np.bool_]:
+    """length(value) > width, in characters; NULL is not longer (L1, L2)."""
+    return _bools(values.str.len() > width)
+
+
+def deduplicate_users(users: pd.DataFrame, project: Project) -> pd.DataFrame:
+    """int_users_deduplicated: no id, a repeated id (K1), no username (U4) or one too long (L1) rejected; then a
+    repeated username (U2); among the rest, merged into the lowest id sharing the email (U1)."""
     ids = users["legacy_user_id"]
-    username_rank = users.sort_values("legacy_user_id").groupby("username", dropna=False, sort=False).cumcount() + 1
-    rejected = _bools(username_rank.reindex(users.index) > 1)
-    kept_ids = ids.astype("Int64").where(~rejected)
+    index = users.index
+    username = users["username"]
+    row_checks = [
+        ("legacy_id_missing", _bools(ids.isna())),
+        ("legacy_id_duplicate", _bools(_times_staged(ids) > 1)),
+        ("username_missing", _bools(username.isna() | (username == ""))),
+        ("value_too_long", _longer_than(username, contract_width(project, "users", "username"))),
+    ]
+    row_reason = _status(index, [holds for _, holds in row_checks], [name for name, _ in row_checks], "")
+    row_rejected = _bools(row_reason.notna())
+    kept = users.loc[~row_rejected]
+    username_rank = kept.sort_values("legacy_user_id").groupby("username", dropna=False, sort=False).cumcount() + 1
+    duplicate = _bools(username_rank.reindex(index) > 1)
+    rejected = row_rejected | duplicate
+    kept_ids = ids.where(~rejected)
     lowest_with_email = kept_ids.groupby(users["email"], sort=False).transform("min")
     surviving = lowest_with_email.where(users["email"].notna() & ~rejected, ids).astype(ids.dtype)
     merged = ~rejected & _bools(surviving != ids)
-    index = users.index
+    id_fault = _bools(row_reason.isin(["legacy_id_missing", "legacy_id_duplicate"]))
+    reason_code = row_reason.astype("str").where(row_rejected, np.nan)
+    reason_code = reason_code.mask(duplicate, "username_duplicate").mask(merged, "duplicate_email")
     return users.assign(
         surviving_legacy_user_id=surviving,
         outcome=_status(index, [rejected, merged], ["rejected", "merged"], "migrated"),
-        reason_code=_status(index, [rejected, merged], ["username_duplicate", "duplicate_email"], ""),
-        fault_column=_status(index, [rejected, merged], ["username", "email"], ""),
+        reason_code=reason_code.astype("category"),
+        fault_column=_status(index, [id_fault, rejected, merged], ["id", "username", "email"], ""),
+        # Rule L2: optional values the target's columns cannot hold whole; the marts leave them out.
+        is_email_too_long=_longer_than(users["email"], contract_width(project, "users", "email")),
+        is_full_name_too_long=_longer_than(users["full_name"], contract_width(project, "users", "full_name")),
+        is_phone_too_long=_longer_than(users["phone"], contract_width(project, "users", "phone")),
     )
 
 
-def classify_products(products: pd.DataFrame, mappings: Mappings) -> pd.DataFrame:
-    """int_products_classified: the category seed applied (R2); a product without a name rejected (R1)."""
-    nameless = _bools(products["product_name"].isna())
+def classify_products(products: pd.DataFrame, project: Project) -> pd.DataFrame:
+    """int_products_classified: the category seed applied (R2); no id or a repeated one (K1), no name (R1) or one
+    too long (L1) rejected."""
+    ids = products["legacy_product_id"]
     index = products.index
+    name = products["product_name"]
+    checks = [
+        ("legacy_id_missing", _bools(ids.isna())),
+        ("legacy_id_duplicate", _bools(_times_staged(ids) > 1)),
+        ("product_name_missing", _bools(name.isna())),
+        ("value_too_long", _longer_than(name, contract_width(project, "products", "name"))),
+    ]
+    reason_code = _status(index, [holds for _, holds in checks], [code for code, _ in checks], "")
+    rejected = _bools(reason_code.notna())
+    id_fault = _bools(reason_code.isin(["legacy_id_missing", "legacy_id_duplicate"]))
     return products.assign(
-        category=products["category_key"].map(mappings.categories).astype("str"),
-        outcome=_status(index, [nameless], ["rejected"], "migrated"),
-        reason_code=_status(index, [nameless], ["product_name_missing"], ""),
-        fault_column=_status(index, [nameless], ["product_name"], ""),
+        category=products["category_key"].map(project.mappings.categories).astype("str"),
+        outcome=_status(index, [rejected], ["rejected"], "migrated"),
+        reason_code=reason_code,
+        fault_column=_status(index, [id_fault, rejected], ["id", "product_name"], ""),
     )
 
 
@@ -254,7 +302,8 @@ def resolve_orders(
     project: Project,
     snapshot_taken_at: datetime | None,
 ) -> pd.DataFrame:
-    """int_orders_resolved: user (O1), product (O2), status, duplicates (O3), the checks of O4, O6, O7, in order."""
+    """int_orders_resolved: ids (K1), duplicates (O3), user (O1), product (O2), the checks of O4, O6, O7, the unit
+    price's reading (M4), in order."""
     index = orders.index
     kept_users = _rows(
         users,
@@ -277,29 +326,47 @@ def resolve_orders(
     product_key = orders["product_name_key"]
     names = migrated_products.groupby("product_name_key", sort=False)["legacy_product_id"].agg(["count", "min"])
     name_count = product_key.map(names["count"]).fillna(0)
-    shared = orders.loc[
-        _bools(name_count > 1), ["legacy_order_id", "product_name_key", "unit_price", "unit_price_currency"]
-    ]
+    # Rule M4: an ambiguous unit price matches a product's price by either reading (one exact in cents).
+    shared = _rows(orders, name_count > 1, ["product_name_key", "unit_price_currency"])
+    candidates_cents = [orders["unit_price"]]
+    for reading in ("unit_price_thousands_reading", "unit_price_decimal_reading"):
+        mills = orders[reading]
+        candidates_cents.append((mills // 10).where(_bools(mills % 10 == 0)))
+    offered = pd.concat(
+        [shared.assign(position=shared.index, cents=cents.loc[shared.index]) for cents in candidates_cents]
+    )
+    offered = offered[_bools(offered["cents"].notna())].drop_duplicates(["position", "cents"])
     priced = migrated_products.loc[
         _bools(migrated_products["price"].notna()), ["product_name_key", "price", "currency", "legacy_product_id"]
     ]
+    # By row (the frame's index), not by legacy id: a repeated or missing id must not pool two rows' matches.
     price_matches = (
-        shared[_bools(shared["unit_price"].notna())]
+        offered.astype({"cents": "Int64"})
         .merge(
             priced,
-            left_on=["product_name_key", "unit_price", "unit_price_currency"],
+            left_on=["product_name_key", "cents", "unit_price_currency"],
             right_on=["product_name_key", "price", "currency"],
         )
-        .groupby("legacy_order_id", sort=False)["legacy_product_id"]
+        .groupby("position", sort=False)["legacy_product_id"]
         .agg(["count", "min"])
     )
     order_ids = orders["legacy_order_id"]
-    price_count = order_ids.map(price_matches["count"])
+    positions = pd.Series(index, index=index)
+    price_count = positions.map(price_matches["count"])
     legacy_product_id = (
         product_key.map(names["min"])
         .where(_bools(name_count == 1))
-        .fillna(order_ids.map(price_matches["min"]).where(_bools(price_count == 1)))
+        .fillna(positions.map(price_matches["min"]).where(_bools(price_count == 1)))
         .astype("Int64")
+    )
+    by_product = migrated_products.set_index("legacy_product_id")
+    product_price = legacy_product_id.map(by_product["price"]).astype("Int64")
+    product_currency = legacy_product_id.map(by_product["currency"]).astype("str")
+    unit_price_readings = parse.MoneyReadings(
+        orders["unit_price_thousands_reading"], orders["unit_price_decimal_reading"]
+    )
+    resolved_unit_price = orders["unit_price"].fillna(
+        parse.agreeing_reading(unit_price_readings, orders["unit_price_currency"], product_price, product_currency)
     )
 
     status = orders["status_key"].map(project.mappings.statuses).astype("str")
@@ -312,6 +379,8 @@ def resolve_orders(
         else np.zeros(len(orders), dtype=bool)
     )
     reasons = {
+        "legacy_id_missing": _bools(order_ids.isna()),
+        "legacy_id_duplicate": _bools(_times_staged(order_ids) > 1),
         "duplicate_order": _bools(first_ids != order_ids),
         "user_missing": _bools(user_key.isna() | (user_key == "")),
         "user_not_found": _bools(user_match_count == 0),
@@ -330,6 +399,7 @@ def resolve_orders(
         "status_unknown": _bools(status.isna()),
         "unit_price_missing": _bools(orders["unit_price_status"] == "missing"),
         "unit_price_invalid": _bools(orders["unit_price_status"].isin(["invalid", "negative"])),
+        "amount_ambiguous": _bools(resolved_unit_price.isna()),
     }
     reason_code = _status(index, list(reasons.values()), list(reasons.keys()), "")
     outcome = _status(
@@ -340,10 +410,18 @@ def resolve_orders(
     )
     migrated = _bools(outcome == "migrated")
     computed_total = pd.Series(pd.NA, index=index, dtype="Int64")
-    computed_total[migrated] = quantity[migrated].astype("Int64") * orders["unit_price"][migrated]
+    computed_total[migrated] = quantity[migrated].astype("Int64") * resolved_unit_price[migrated]
+    total_readings = parse.MoneyReadings(orders["total_thousands_reading"], orders["total_decimal_reading"])
+    agreed_total = parse.agreeing_reading(
+        total_readings, orders["total_currency"], computed_total, orders["unit_price_currency"]
+    )
     return orders.assign(
         legacy_user_id=legacy_user_id,
         legacy_product_id=legacy_product_id,
+        product_price=product_price,
+        product_currency=product_currency,
+        resolved_unit_price=resolved_unit_price,
+        agreed_total=agreed_total,
         status=status,
         first_legacy_order_id=first_ids,
         reason_code=reason_code,
@@ -387,6 +465,8 @@ def _order_fault_column(reason_code: pd.Series) -> pd.Series:
     """The legacy column at fault, by the reason's prefix as the model's `like` patterns read it."""
     prefixes = [
         ("duplicate_order", "id"),
+        ("legacy_id_", "id"),
+        ("amount_ambiguous", "unit_price_str_redundant"),
         ("user_", "user_identifier_text"),
         ("product_", "product_name_redundant"),
         ("order_", "order_date_str"),
@@ -402,13 +482,20 @@ def _order_fault_column(reason_code: pd.Series) -> pd.Series:
 
 
 def _conform(frame: pd.DataFrame, table: OutputTable) -> pd.DataFrame:
-    """The casts of the mart's SELECT: varchar(n) cuts text to n characters; numeric(12, 2) must fit."""
+    """The mart's contract: text must fit varchar(n) whole and numeric(12, 2) must hold the amount, else the build
+    stops (as dbt's insert into the contract's table does); rules L1 and L2 keep longer values out beforehand."""
     columns = {}
     for column in table.columns:
         values = frame[column.name]
         length = varchar_length(column.type_sql)
         if length is not None:
-            values = values.astype("str").str.slice(0, length)
+            values = values.astype("str")
+            too_long = _bools(values.str.len() > length)
+            if too_long.any():
+                raise PipelineError(
+                    f"{table.name}.{column.name}: value too long for type character varying({length}) "
+                    f"({int(too_long.sum())} rows): the dbt models stop the build on it too, and never cut it"
+                )
         elif column.type_sql.startswith("numeric"):
             too_large = _bools(values.abs() >= _CENTS_LIMIT)
             if too_large.any():
@@ -438,7 +525,17 @@ def build_marts(
     users: pd.DataFrame, products: pd.DataFrame, orders: pd.DataFrame, project: Project
 ) -> dict[str, pd.DataFrame]:
     """users, addresses, product_categories, products, orders, order_items."""
-    migrated_users = _rows(users, users["outcome"] == "migrated", list(project.marts["users"].column_names))
+    migrated_users = _rows(
+        users,
+        users["outcome"] == "migrated",
+        [*project.marts["users"].column_names, "is_email_too_long", "is_full_name_too_long", "is_phone_too_long"],
+    )
+    # Rule L2: an optional value the target's column cannot hold whole is left out (with a warning).
+    migrated_users = migrated_users.assign(
+        email=migrated_users["email"].mask(migrated_users["is_email_too_long"]),
+        full_name=migrated_users["full_name"].mask(migrated_users["is_full_name_too_long"]),
+        phone=migrated_users["phone"].mask(migrated_users["is_phone_too_long"]),
+    )
     with_address = _rows(
         users,
         _bools(users["outcome"] == "migrated") & _bools(users["address_status"] != "missing"),
@@ -459,7 +556,7 @@ def build_marts(
             "status",
             "ordered_at",
             "quantity",
-            "unit_price",
+            "resolved_unit_price",
             "unit_price_currency",
             "computed_total",
         ],
@@ -508,7 +605,7 @@ def build_marts(
                 "legacy_order_id": migrated_orders["legacy_order_id"],
                 "legacy_product_id": migrated_orders["legacy_product_id"],
                 "quantity": migrated_orders["quantity"],
-                "unit_price": migrated_orders["unit_price"],
+                "unit_price": migrated_orders["resolved_unit_price"],
                 "currency": migrated_orders["unit_price_currency"],
             }
         ),
@@ -541,13 +638,14 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype("str")
 
 
-def legacy_rows(table: LegacyTable, ids: pd.Series) -> pd.Series:
-    """to_jsonb() of each legacy row named by id, as JSON text: its columns as they stood, under their names."""
-    wanted = pd.Index(ids.dropna().unique())
-    rows = table.rows.set_index("id", drop=False).loc[wanted]
+def legacy_rows(table: LegacyTable, rows: pd.Series) -> pd.Series:
+    """to_jsonb() of each legacy row named by its position in the staged table, as JSON text: its columns as they
+    stood, under their names. By position, not id: an id may be missing or repeated (rule K1)."""
+    wanted = pd.Index(rows.unique())
+    picked = table.rows.loc[wanted]
     fields = []
     for column in table.columns:
-        values = rows[column.name]
+        values = picked[column.name]
         if column.kind == "json":
             fragment = values
         elif column.kind == "integer":
@@ -559,39 +657,40 @@ def legacy_rows(table: LegacyTable, ids: pd.Series) -> pd.Series:
     for field in fields[1:]:
         document = document + ", " + field
     document = document + "}"
-    return ids.map(pd.Series(document.array, index=wanted))
+    return rows.map(pd.Series(document.array, index=wanted))
 
 
 def _quarantine(parts: list[tuple[LegacyTable, pd.DataFrame]], outcome: str | None) -> pd.DataFrame:
-    """Rows of the quarantine's shape from (legacy table, [legacy_id, outcome, reason_code, column_name, merged])."""
+    """Rows of the quarantine's shape from (legacy table, [row, legacy_id, outcome, reason_code, column_name,
+    merged, evidence]), `row` being the legacy row's position in the staged table."""
     frames = []
     for table, entries in parts:
         if entries.empty:
             continue
-        ids = entries["legacy_id"]
-        by_id = table.rows.set_index("id")
+        rows = entries["row"]
         raw_value = pd.Series(np.nan, index=entries.index, dtype="str")
         for column_name in entries["column_name"].dropna().unique():
             named = _bools(entries["column_name"] == column_name)
-            source = by_id[column_name] if column_name != "id" else pd.Series(by_id.index, index=by_id.index)
-            raw_value[named] = _as_text(ids[named].map(source))
+            # .loc, not .map: it keeps an integer column's dtype, so 7 reads "7", not "7.0".
+            raw_value[named] = _as_text(table.rows[column_name].loc[rows[named].to_numpy()]).to_numpy()
         frames.append(
             pd.DataFrame(
                 {
                     "legacy_table": table.name,
-                    "legacy_id": ids.astype("Int64"),
+                    "legacy_id": entries["legacy_id"].astype("Int64"),
                     "outcome": entries["outcome"] if outcome is None else outcome,
                     "stage": "transform",
                     "reason_code": entries["reason_code"],
                     "column_name": entries["column_name"],
                     "raw_value": raw_value,
                     "merged_into_legacy_id": entries["merged_into_legacy_id"].astype("Int64"),
-                    "legacy_row": legacy_rows(table, ids),
+                    "evidence": entries["evidence"],
+                    "legacy_row": legacy_rows(table, rows),
                 }
             )
         )
     if not frames:
-        return pd.DataFrame({name: pd.Series(dtype="str") for name in QUARANTINE_COLUMNS})
+        return pd.DataFrame({column.name: pd.Series(dtype="str") for column in QUARANTINE_COLUMNS})
     return pd.concat(frames, ignore_index=True)
 
 
@@ -601,14 +700,45 @@ def _entries(
     reason_code: pd.Series | str,
     column_name: pd.Series | str,
     merged: pd.Series | None,
+    evidence: pd.Series | None = None,
 ) -> pd.DataFrame:
-    frame = pd.DataFrame({"legacy_id": ids.astype("Int64")})
+    """Ledger entries for the rows of `ids`; its index (the staged table's positions) says which legacy rows."""
+    frame = pd.DataFrame({"row": ids.index, "legacy_id": ids.astype("Int64").to_numpy()})
     # Text, not categories: the three tables' categories differ, and concatenated they would become objects.
     frame["outcome"] = outcome.astype("str").to_numpy() if isinstance(outcome, pd.Series) else outcome
     frame["reason_code"] = reason_code.astype("str").to_numpy() if isinstance(reason_code, pd.Series) else reason_code
     frame["column_name"] = column_name.astype("str").to_numpy() if isinstance(column_name, pd.Series) else column_name
-    frame["merged_into_legacy_id"] = merged.astype("Int64") if merged is not None else pd.NA
-    return frame.reset_index(drop=True)
+    frame["merged_into_legacy_id"] = merged.astype("Int64").to_numpy() if merged is not None else pd.NA
+    frame["evidence"] = (
+        evidence.astype("str").to_numpy() if evidence is not None else pd.Series(np.nan, index=frame.index, dtype="str")
+    )
+    return frame
+
+
+def _json_object(fields: list[tuple[str, pd.Series]]) -> pd.Series:
+    """jsonb_build_object() of the fields, as JSON text: text values as strings, integers as numbers, NULL null."""
+    document: pd.Series | None = None
+    for key, values in fields:
+        if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and values.dtype.kind in "iu":
+            fragment = _as_text(values)
+        else:
+            fragment = _json_string(values.astype("str"))
+        field = f'"{key}": ' + fragment.fillna("null")
+        document = field if document is None else document + ", " + field
+    assert document is not None
+    return "{" + document + "}"
+
+
+def _unit_price_evidence(orders: pd.DataFrame, *, with_reading: bool) -> pd.Series:
+    """What rule M4 compared an ambiguous unit price with: the resolved product's price (and the reading taken)."""
+    fields = [
+        ("legacy_product_id", orders["legacy_product_id"].astype("Int64")),
+        ("product_price", _cents_text(orders["product_price"])),
+        ("product_currency", orders["product_currency"].astype("str")),
+    ]
+    if with_reading:
+        fields.insert(0, ("read_as", _cents_text(orders["resolved_unit_price"])))
+    return _json_object(fields)
 
 
 def build_rejects(
@@ -621,10 +751,23 @@ def build_rejects(
     )
     not_products = _rows(products, products["outcome"] != "migrated", ["legacy_product_id", *classified])
     not_orders = _rows(
-        orders, orders["outcome"] != "migrated", ["legacy_order_id", "first_legacy_order_id", *classified]
+        orders,
+        orders["outcome"] != "migrated",
+        [
+            "legacy_order_id",
+            "first_legacy_order_id",
+            "legacy_product_id",
+            "product_price",
+            "product_currency",
+            *classified,
+        ],
     )
     user_merged = _bools(not_users["outcome"] == "merged")
     order_merged = _bools(not_orders["outcome"] == "merged")
+    ambiguous = _bools(not_orders["reason_code"] == "amount_ambiguous")
+    order_evidence = pd.Series(np.nan, index=not_orders.index, dtype="str")
+    if ambiguous.any():
+        order_evidence[ambiguous] = _unit_price_evidence(not_orders[ambiguous], with_reading=False)
     parts = [
         (
             legacy["old_users"],
@@ -654,15 +797,25 @@ def build_rejects(
                 not_orders["reason_code"],
                 not_orders["fault_column"],
                 not_orders["first_legacy_order_id"].astype("Int64").where(order_merged),
+                order_evidence,
             ),
         ),
     ]
     return _quarantine(parts, outcome=None)
 
 
-def _repairs(ids: pd.Series, checks: list[tuple[str, str, npt.NDArray[np.bool_]]]) -> pd.DataFrame:
-    """One warning entry per check that holds for a row (the model's `cross join lateral (values …)`)."""
-    frames = [_entries(ids[holds], "warning", reason, column, None) for reason, column, holds in checks if holds.any()]
+Check = tuple[str, str, npt.NDArray[np.bool_]]
+
+
+def _repairs(ids: pd.Series, checks: list[Check], evidence: Mapping[int, pd.Series] | None = None) -> pd.DataFrame:
+    """One warning entry per check that holds for a row (the model's `cross join lateral (values …)`); `evidence`
+    gives, by the check's position, the evidence of its rows."""
+    evidence = evidence or {}
+    frames = [
+        _entries(ids[holds], "warning", reason, column, None, evidence[i][holds] if i in evidence else None)
+        for i, (reason, column, holds) in enumerate(checks)
+        if holds.any()
+    ]
     if not frames:
         return _entries(ids.iloc[0:0], "warning", "", "", None)
     return pd.concat(frames, ignore_index=True)
@@ -686,13 +839,19 @@ def build_warnings(
             "phone_status",
             "address_status",
             "address_country_key",
+            "is_email_too_long",
+            "is_full_name_too_long",
+            "is_phone_too_long",
         ],
     )
     country = u["address_country_key"].map(mappings.countries)
     user_checks = [
         ("email_invalid", "email", _bools(u["email_status"] == "invalid")),
+        ("value_too_long", "email", _bools(u["is_email_too_long"])),
+        ("value_too_long", "full_name", _bools(u["is_full_name_too_long"])),
         ("registration_date_invalid", "registration_date_str", _bools(u["registered_at_status"] == "invalid")),
         ("phone_not_normalized", "phone_number_str", _bools(u["phone_status"] == "kept_raw")),
+        ("value_too_long", "phone_number_str", _bools(u["is_phone_too_long"])),
         ("address_not_split", "address_combined", _bools(u["address_status"] == "not_split")),
         ("country_unknown", "address_combined", _bools(u["address_country_key"].notna() & country.isna())),
     ]
@@ -704,30 +863,65 @@ def build_warnings(
     product_checks = [
         ("price_invalid", "price_str", _bools(p["price_status"] == "invalid")),
         ("price_negative", "price_str", _bools(p["price_status"] == "negative")),
+        ("amount_ambiguous", "price_str", _bools(p["price_status"] == "ambiguous")),
         ("created_date_invalid", "created_at_str", _bools(p["created_at_status"] == "invalid")),
         ("category_unknown", "category_name_redundant", _bools(p["category_key"].notna() & p["category"].isna())),
     ]
     o = _rows(
         orders,
         orders["outcome"] == "migrated",
-        ["legacy_order_id", "total_status", "total_amount", "computed_total", "total_currency", "unit_price_currency"],
+        [
+            "legacy_order_id",
+            "legacy_product_id",
+            "quantity",
+            "unit_price_status",
+            "product_price",
+            "product_currency",
+            "resolved_unit_price",
+            "total_status",
+            "total_amount",
+            "computed_total",
+            "agreed_total",
+            "total_currency",
+            "unit_price_currency",
+        ],
     )
+    unit_price_disambiguated = _bools(o["unit_price_status"] == "ambiguous")
     total_missing = _bools(o["total_status"] == "missing")
     total_unreadable = ~total_missing & _bools(o["total_status"] == "invalid")
+    total_ambiguous = _bools(o["total_status"] == "ambiguous")
+    total_disambiguated = total_ambiguous & _bools(o["agreed_total"].notna())
     mismatch = (
         ~total_missing
         & ~total_unreadable
-        & (_bools(o["total_amount"] != o["computed_total"]) | _bools(o["total_currency"] != o["unit_price_currency"]))
+        & ~total_disambiguated
+        & (
+            total_ambiguous
+            | _bools(o["total_amount"] != o["computed_total"])
+            | _bools(o["total_currency"] != o["unit_price_currency"])
+        )
     )
     order_checks = [
+        ("amount_disambiguated", "unit_price_str_redundant", unit_price_disambiguated),
         ("total_missing", "total_order_amount_str", total_missing),
         ("total_unreadable", "total_order_amount_str", total_unreadable),
+        ("amount_disambiguated", "total_order_amount_str", total_disambiguated),
         ("total_mismatch", "total_order_amount_str", mismatch),
     ]
+    order_evidence = {
+        0: _unit_price_evidence(o, with_reading=True),
+        3: _json_object(
+            [
+                ("read_as", _cents_text(o["agreed_total"])),
+                ("quantity", o["quantity"].astype("Int64")),
+                ("unit_price", _cents_text(o["resolved_unit_price"])),
+            ]
+        ),
+    }
     parts = [
         (legacy["old_users"], _repairs(u["legacy_user_id"], user_checks)),
         (legacy["old_products"], _repairs(p["legacy_product_id"], product_checks)),
-        (legacy["old_orders"], _repairs(o["legacy_order_id"], order_checks)),
+        (legacy["old_orders"], _repairs(o["legacy_order_id"], order_checks, order_evidence)),
     ]
     return _quarantine(parts, outcome="warning")
 
@@ -736,19 +930,22 @@ def build_warnings(
 
 
 def check_conservation(legacy: Mapping[str, LegacyTable], outputs: Outputs) -> None:
-    """Every staged row migrated or in rejects, exactly once (the dbt project's conservation test); else raise."""
+    """Every staged row migrated or in rejects, as often as it was staged (the dbt project's conservation test:
+    NULL ids counted as one group, a repeated id once per copy); else raise."""
     problems = []
     for legacy_table, (mart, key) in LEGACY_TABLE_MARTS.items():
-        staged = pd.Index(legacy[legacy_table].rows["id"].astype("Int64"))
+        staged = legacy[legacy_table].rows["id"].astype("Int64")
         migrated = outputs.marts[mart][key].astype("Int64")
         rejected = outputs.rejects.loc[_bools(outputs.rejects["legacy_table"] == legacy_table), "legacy_id"]
-        accounted = pd.Index(pd.concat([migrated, rejected.astype("Int64")], ignore_index=True))
-        if staged.hasnans or not staged.is_unique:
-            problems.append(f"{legacy_table}: the staged ids are not unique and present")
-        elif not accounted.is_unique or not staged.sort_values().equals(accounted.sort_values()):
+        accounted = pd.concat([migrated, rejected.astype("Int64")], ignore_index=True)
+        staged_counts = staged.value_counts(dropna=False)
+        accounted_counts = accounted.value_counts(dropna=False)
+        if not staged_counts.sort_index().equals(accounted_counts.sort_index()):
+            both = pd.concat([staged_counts, accounted_counts], axis=1).fillna(0)
+            differing = int((both.iloc[:, 0] != both.iloc[:, 1]).sum())
             problems.append(
                 f"{legacy_table}: {len(staged)} staged, {len(migrated)} migrated + {len(rejected)} rejected or merged"
-                f" ({len(staged.difference(accounted))} unaccounted, {len(accounted.difference(staged))} unknown)"
+                f" ({differing} ids not accounted for as often as staged)"
             )
     if problems:
         raise PipelineError("conservation check failed, nothing was written: " + "; ".join(problems))
@@ -791,9 +988,9 @@ def transform(
     legacy: Mapping[str, LegacyTable], snapshot_taken_at: datetime | None, project: Project, rules: TextRules
 ) -> Outputs:
     """Every model, staging to quarantine, on the staged legacy tables."""
-    users = deduplicate_users(_in_chunks(legacy["old_users"].rows, lambda rows: stage_users(rows, rules)))
+    users = deduplicate_users(_in_chunks(legacy["old_users"].rows, lambda rows: stage_users(rows, rules)), project)
     products = classify_products(
-        _in_chunks(legacy["old_products"].rows, lambda rows: stage_products(rows, rules)), project.mappings
+        _in_chunks(legacy["old_products"].rows, lambda rows: stage_products(rows, rules)), project
     )
     staged_orders = _in_chunks(legacy["old_orders"].rows, lambda rows: stage_orders(rows, rules))
     orders = resolve_orders(

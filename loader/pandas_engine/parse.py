@@ -32,8 +32,10 @@ _SLASH_DATE = r"(?P<first>[0-9]{1,2})/(?P<second>[0-9]{1,2})/(?P<year>[0-9]{4})"
 _EPOCH = r"[0-9]{9,10}"
 
 _PLAIN_AMOUNT = r"-?[0-9]{1,7}(\.[0-9]{1,2})?"
-_COMMA_GROUPS = r"-?([0-9]{1,3},[0-9]{3}|[0-9],[0-9]{3},[0-9]{3})(\.[0-9]{1,2})?"
-_DOT_GROUPS = r"-?([0-9]{1,3}\.[0-9]{3}|[0-9]\.[0-9]{3}\.[0-9]{3})(,[0-9]{1,2})?"
+_COMMA_GROUPS = r"-?([0-9]{1,3},[0-9]{3}\.[0-9]{1,2}|[0-9],[0-9]{3},[0-9]{3}(\.[0-9]{1,2})?)"
+_DOT_GROUPS = r"-?([0-9]{1,3}\.[0-9]{3},[0-9]{1,2}|[0-9]\.[0-9]{3}\.[0-9]{3}(,[0-9]{1,2})?)"
+# Rule M4: a single separator followed by exactly three digits reads two ways (1,234 or 1.234).
+_AMBIGUOUS = r"-?[0-9]{1,3}[.,][0-9]{3}"
 _DECIMAL_COMMA = r"-?[0-9]{1,7},[0-9]{1,2}"
 _EURO = "[eE][uU][rR]|€"
 
@@ -295,6 +297,61 @@ def parse_money_amount(values: pd.Series, rules: TextRules) -> pd.Series:
         amount = np.where(negative, -amount, amount)
         cents[readable] = amount
     return cents
+
+
+@dataclass(frozen=True)
+class MoneyReadings:
+    """money_reading (M4): an ambiguous amount's two readings in thousandths (Int64), NULL for any other value.
+
+    Thousandths, so the decimal reading of `5.001` is held exactly (5001), as the macro's unrounded numeric is:
+    it equals no amount in cents (cents x 10), so it never agrees with evidence.
+    """
+
+    thousands: pd.Series
+    decimal: pd.Series
+
+
+def money_readings(values: pd.Series, rules: TextRules) -> MoneyReadings:
+    digits = money_digits(values, rules)
+    ambiguous = _matches(digits, _AMBIGUOUS)
+    thousands = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    decimal = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    if ambiguous.any():
+        text = digits[ambiguous]
+        negative = text.str.startswith("-").to_numpy(dtype=bool)
+        unsigned = text.str.lstrip("-")
+        whole = _integers(unsigned.str.slice(0, -4))
+        group = _integers(unsigned.str.slice(-3))
+        sign = np.where(negative, -1, 1)
+        thousands[ambiguous] = sign * (whole * 1000 + group) * 1000
+        decimal[ambiguous] = sign * (whole * 1000 + group)
+    return MoneyReadings(thousands, decimal)
+
+
+def money_status(
+    text: pd.Series, cents: pd.Series, readings: MoneyReadings, *, negative: bool
+) -> list[tuple[str, npt.NDArray[np.bool_]]]:
+    """money_status: (status, condition) in the macro's order; a row takes the first that holds, else `ok`."""
+    missing = text.isna().to_numpy(dtype=bool)
+    checks = [("missing", missing)]
+    if negative:
+        checks.append(("negative", cents.fillna(readings.thousands).lt(0).to_numpy(dtype=bool, na_value=False)))
+    checks.append(("ambiguous", readings.thousands.notna().to_numpy(dtype=bool)))
+    checks.append(("invalid", cents.isna().to_numpy(dtype=bool)))
+    return checks
+
+
+def agreeing_reading(
+    readings: MoneyReadings, currency: pd.Series, evidence_cents: pd.Series, evidence_currency: pd.Series
+) -> pd.Series:
+    """money_agreeing_reading (M4): the reading equal to the evidence (amount and currency), in cents; else NULL."""
+    same_currency = (currency == evidence_currency).to_numpy(dtype=bool, na_value=False)
+    evidence_mills = evidence_cents.astype("Int64") * 10
+    agreed = pd.Series(pd.NA, index=currency.index, dtype="Int64")
+    for reading in (readings.decimal, readings.thousands):  # the thousands reading wins, as the macro's case does
+        equal = same_currency & (reading == evidence_mills).to_numpy(dtype=bool, na_value=False)
+        agreed[equal] = (reading[equal] // 10).astype("Int64")
+    return agreed
 
 
 def parse_money_currency(values: pd.Series) -> pd.Series:

@@ -25,13 +25,14 @@ MART_ORDER = ("users", "addresses", "product_categories", "products", "orders", 
 # The quarantine models have no contract; these are the types PostgreSQL gives their SELECTs.
 QUARANTINE_COLUMNS = (
     OutputColumn("legacy_table", "text"),
-    OutputColumn("legacy_id", "integer"),
+    OutputColumn("legacy_id", "bigint"),
     OutputColumn("outcome", "text"),
     OutputColumn("stage", "text"),
     OutputColumn("reason_code", "text"),
     OutputColumn("column_name", "text"),
     OutputColumn("raw_value", "text"),
-    OutputColumn("merged_into_legacy_id", "integer"),
+    OutputColumn("merged_into_legacy_id", "bigint"),
+    OutputColumn("evidence", "jsonb"),
     OutputColumn("legacy_row", "jsonb"),
 )
 _VARCHAR = re.compile(r"varchar\((\d+)\)")
@@ -113,6 +114,17 @@ def load_project(folder: Path = DBT_PROJECT_DIR) -> Project:
 
 
 def varchar_length(type_sql: str) -> int | None:
-    """n for varchar(n): the marts cast to it, and PostgreSQL's cast cuts longer text to n characters."""
-    match = _VARCHAR.fullmatch(type_sql.strip())
+    """n for varchar(n): the width of the target column a mart column feeds (rules L1, L2)."""
+    match = _VARCHAR.fullmatch(type_sql.strip().lower().replace(" ", ""))
     return int(match.group(1)) if match else None
+
+
+def contract_width(project: Project, mart: str, column: str) -> int:
+    """The contract_width macro: n for a mart column whose contract is varchar(n); else a ValueError."""
+    for output in project.marts[mart].columns:
+        if output.name == column:
+            width = varchar_length(output.type_sql)
+            if width is None:
+                raise ValueError(f"contract_width: {mart}.{column} is {output.type_sql}")
+            return width
+    raise ValueError(f"contract_width: no mart column {mart}.{column}")

@@ -1,10 +1,12 @@
 -- One row per legacy order: its user and product resolved, its status mapped, and its outcome classified.
 -- Rules (docs/cleaning-rules.md): a user is found by username, then by email, ignoring case and spaces (O1);
 -- a product by its name, ignoring case and spaces, and where several products share the name, by the order's
--- unit price (O2); a reference that matches more than one row is rejected, never guessed.
+-- unit price (O2); a reference that matches more than one row is rejected, never guessed. A row without a legacy id,
+-- or with one the legacy table repeats, is rejected before anything else (K1). An ambiguous unit price or total
+-- takes the reading the evidence agrees with: the product's price, quantity times unit price (M4).
 with
 
-orders as (
+staged_orders as (
     select * from {{ ref('stg_legacy__orders') }}
 ),
 
@@ -51,6 +53,13 @@ user_candidates as (
     group by user_keys.user_key, user_keys.matched_by
 ),
 
+orders as (
+    select
+        staged_orders.*,
+        count(*) over (partition by staged_orders.legacy_order_id) as times_id_staged
+    from staged_orders
+),
+
 product_names as (
     select
         products.product_name_key,
@@ -91,8 +100,11 @@ price_matches as (
     inner join products
         on
             orders.product_name_key = products.product_name_key
-            and orders.unit_price = products.price
             and orders.unit_price_currency = products.currency
+            -- Rule M4: an ambiguous unit price matches a product's price by either reading.
+            and products.price in (
+                orders.unit_price, orders.unit_price_thousands_reading, orders.unit_price_decimal_reading
+            )
     where product_names.match_count > 1
     group by orders.legacy_order_id
 ),
@@ -124,28 +136,55 @@ orders_with_product as (
     left join snapshot on true
 ),
 
+orders_priced as (
+    -- Rule M4: an ambiguous unit price takes the reading equal to the resolved product's price and currency.
+    select
+        orders_with_product.*,
+        resolved_product.price as product_price,
+        resolved_product.currency as product_currency,
+        coalesce(
+            orders_with_product.unit_price,
+            {{
+                money_agreeing_reading(
+                    'orders_with_product.unit_price_thousands_reading',
+                    'orders_with_product.unit_price_decimal_reading',
+                    'orders_with_product.unit_price_currency',
+                    'resolved_product.price',
+                    'resolved_product.currency'
+                )
+            }}
+        ) as resolved_unit_price
+    from orders_with_product
+    left join products as resolved_product
+        on orders_with_product.legacy_product_id = resolved_product.legacy_product_id
+),
+
 first_of_duplicates as (
-    -- A double submit repeats every legacy column but the id: the first id stands for all (rule O3).
+    -- A double submit repeats every legacy column but the id: the first id stands for all (rule O3). Only rows
+    -- with an id of their own take part, so nothing is merged into a row rejected for its id (rule K1).
     select
         orders.legacy_row_digest,
         min(orders.legacy_order_id) as first_legacy_order_id
     from orders
+    where orders.times_id_staged = 1 and orders.legacy_order_id is not null
     group by orders.legacy_row_digest
 ),
 
 duplicates_marked as (
     select
-        orders_with_product.*,
+        orders_priced.*,
         first_of_duplicates.first_legacy_order_id
-    from orders_with_product
-    inner join first_of_duplicates
-        on orders_with_product.legacy_row_digest = first_of_duplicates.legacy_row_digest
+    from orders_priced
+    left join first_of_duplicates
+        on orders_priced.legacy_row_digest = first_of_duplicates.legacy_row_digest
 ),
 
 classified as (
     select
         duplicates_marked.*,
         case
+            when duplicates_marked.legacy_order_id is null then 'legacy_id_missing'
+            when duplicates_marked.times_id_staged > 1 then 'legacy_id_duplicate'
             when duplicates_marked.first_legacy_order_id <> duplicates_marked.legacy_order_id
                 then 'duplicate_order'
             when duplicates_marked.user_identifier_key is null or duplicates_marked.user_identifier_key = ''
@@ -167,29 +206,47 @@ classified as (
             when duplicates_marked.status is null then 'status_unknown'
             when duplicates_marked.unit_price_status = 'missing' then 'unit_price_missing'
             when duplicates_marked.unit_price_status in ('invalid', 'negative') then 'unit_price_invalid'
+            when duplicates_marked.resolved_unit_price is null then 'amount_ambiguous'
         end as reason_code
     from duplicates_marked
 ),
 
-final as (
+totalled as (
     select
         classified.*,
+        classified.quantity * classified.resolved_unit_price as computed_total
+    from classified
+),
+
+final as (
+    select
+        totalled.*,
         case
-            when classified.reason_code is null then 'migrated'
-            when classified.reason_code = 'duplicate_order' then 'merged'
+            when totalled.reason_code is null then 'migrated'
+            when totalled.reason_code = 'duplicate_order' then 'merged'
             else 'rejected'
         end as outcome,
         case
-            when classified.reason_code = 'duplicate_order' then 'id'
-            when classified.reason_code like 'user_%' then 'user_identifier_text'
-            when classified.reason_code like 'product_%' then 'product_name_redundant'
-            when classified.reason_code like 'order_%' then 'order_date_str'
-            when classified.reason_code like 'quantity_%' then 'quantity'
-            when classified.reason_code = 'status_unknown' then 'status_text'
-            when classified.reason_code like 'unit_price_%' then 'unit_price_str_redundant'
+            when totalled.reason_code in ('duplicate_order', 'legacy_id_missing', 'legacy_id_duplicate') then 'id'
+            when totalled.reason_code like 'user_%' then 'user_identifier_text'
+            when totalled.reason_code like 'product_%' then 'product_name_redundant'
+            when totalled.reason_code like 'order_%' then 'order_date_str'
+            when totalled.reason_code like 'quantity_%' then 'quantity'
+            when totalled.reason_code = 'status_unknown' then 'status_text'
+            when totalled.reason_code like 'unit_price_%' or totalled.reason_code = 'amount_ambiguous'
+                then 'unit_price_str_redundant'
         end as fault_column,
-        classified.quantity * classified.unit_price as computed_total
-    from classified
+        -- Rule M4 on the total: the reading equal to quantity times unit price (O5 compares with it).
+        {{
+            money_agreeing_reading(
+                'totalled.total_thousands_reading',
+                'totalled.total_decimal_reading',
+                'totalled.total_currency',
+                'totalled.computed_total',
+                'totalled.unit_price_currency'
+            )
+        }} as agreed_total
+    from totalled
 )
 
 select * from final

@@ -11,11 +11,11 @@ country_names as (
 
 final as (
     select
-        users.legacy_user_id::integer as legacy_user_id,
+        users.legacy_user_id::bigint as legacy_user_id,
         users.address_street::text as street,
         users.address_city::text as city,
-        users.address_state::varchar(50) as state,
-        users.address_postal_code::varchar(20) as postal_code,
+        users.address_state::varchar as state,
+        users.address_postal_code::varchar as postal_code,
         -- A country no mapping knows is kept as written (with a warning), never dropped.
         coalesce(country_names.country, users.address_country_text)::text as country,
         users.address_raw::text as address_raw

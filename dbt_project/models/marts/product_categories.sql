@@ -6,7 +6,7 @@ products as (
 ),
 
 final as (
-    select distinct products.category::varchar(50) as name
+    select distinct products.category::varchar as name
     from products
 )
 

@@ -1,5 +1,7 @@
 -- Every legacy row that is not migrated, exactly once: rejected with a reason, or merged into another row.
--- The raw value at fault and the whole legacy row travel with it, so the ledger can answer for any legacy id.
+-- The raw value at fault and the whole legacy row travel with it, so the ledger can answer for any legacy id (a
+-- row rejected for having no id, rule K1, has a NULL legacy_id; one whose id the legacy table repeats is here once
+-- per copy). `evidence`: what an ambiguous amount was compared with, where rule M4 found it agreeing with nothing.
 with
 
 users as (
@@ -25,6 +27,7 @@ unioned as (
         users.reason_code,
         users.fault_column as column_name,
         case when users.outcome = 'merged' then users.surviving_legacy_user_id end as merged_into_legacy_id,
+        null::jsonb as evidence,
         users.legacy_row
     from users
     union all
@@ -34,7 +37,8 @@ unioned as (
         products.outcome,
         products.reason_code,
         products.fault_column as column_name,
-        null::integer as merged_into_legacy_id,
+        null::bigint as merged_into_legacy_id,
+        null::jsonb as evidence,
         products.legacy_row
     from products
     union all
@@ -45,6 +49,14 @@ unioned as (
         orders.reason_code,
         orders.fault_column as column_name,
         case when orders.outcome = 'merged' then orders.first_legacy_order_id end as merged_into_legacy_id,
+        case
+            when orders.reason_code = 'amount_ambiguous'
+                then jsonb_build_object(
+                        'legacy_product_id', orders.legacy_product_id,
+                        'product_price', orders.product_price::text,
+                        'product_currency', orders.product_currency
+                    )
+        end as evidence,
         orders.legacy_row
     from orders
 ),
@@ -52,13 +64,14 @@ unioned as (
 final as (
     select
         unioned.legacy_table,
-        unioned.legacy_id,
+        unioned.legacy_id::bigint as legacy_id,
         unioned.outcome,
         'transform' as stage,
         unioned.reason_code,
         unioned.column_name,
         unioned.legacy_row ->> unioned.column_name as raw_value,
-        unioned.merged_into_legacy_id,
+        unioned.merged_into_legacy_id::bigint as merged_into_legacy_id,
+        unioned.evidence,
         unioned.legacy_row
     from unioned
 )

@@ -1,5 +1,7 @@
 -- Migrated rows that needed a repair: a value that could not be read and became null, a phone kept as written,
--- a total recomputed from quantity and unit price. One row per repair, in the same shape as rejects.
+-- a total recomputed from quantity and unit price, a value too long for the target left out (rule L2), an
+-- ambiguous amount read the way the evidence agrees with (rule M4, the evidence in `evidence`). One row per
+-- repair, in the same shape as rejects.
 with
 
 users as (
@@ -27,6 +29,7 @@ user_repairs as (
         users.legacy_user_id as legacy_id,
         repairs.reason_code,
         repairs.column_name,
+        null::jsonb as evidence,
         users.legacy_row
     from users
     left join country_names
@@ -35,11 +38,14 @@ user_repairs as (
         lateral (
             values
             (case when users.email_status = 'invalid' then 'email_invalid' end, 'email'),
+            (case when users.is_email_too_long then 'value_too_long' end, 'email'),
+            (case when users.is_full_name_too_long then 'value_too_long' end, 'full_name'),
             (
                 case when users.registered_at_status = 'invalid' then 'registration_date_invalid' end,
                 'registration_date_str'
             ),
             (case when users.phone_status = 'kept_raw' then 'phone_not_normalized' end, 'phone_number_str'),
+            (case when users.is_phone_too_long then 'value_too_long' end, 'phone_number_str'),
             (
                 case when users.address_status = 'not_split' then 'address_not_split' end,
                 'address_combined'
@@ -61,6 +67,7 @@ product_repairs as (
         products.legacy_product_id as legacy_id,
         repairs.reason_code,
         repairs.column_name,
+        null::jsonb as evidence,
         products.legacy_row
     from products
     cross join
@@ -68,6 +75,7 @@ product_repairs as (
             values
             (case when products.price_status = 'invalid' then 'price_invalid' end, 'price_str'),
             (case when products.price_status = 'negative' then 'price_negative' end, 'price_str'),
+            (case when products.price_status = 'ambiguous' then 'amount_ambiguous' end, 'price_str'),
             (case when products.created_at_status = 'invalid' then 'created_date_invalid' end, 'created_at_str'),
             (
                 case
@@ -84,22 +92,47 @@ order_repairs as (
         'old_orders' as legacy_table,
         orders.legacy_order_id as legacy_id,
         repairs.reason_code,
-        'total_order_amount_str' as column_name,
+        repairs.column_name,
+        repairs.evidence,
         orders.legacy_row
     from orders
     cross join
         lateral (
-            values (
+            values
+            (
+                case when orders.unit_price_status = 'ambiguous' then 'amount_disambiguated' end,
+                'unit_price_str_redundant',
+                jsonb_build_object(
+                    'read_as', orders.resolved_unit_price::text,
+                    'legacy_product_id', orders.legacy_product_id,
+                    'product_price', orders.product_price::text,
+                    'product_currency', orders.product_currency
+                )
+            ),
+            (
                 case
                     when orders.total_status = 'missing' then 'total_missing'
                     when orders.total_status = 'invalid' then 'total_unreadable'
+                    when orders.total_status = 'ambiguous' and orders.agreed_total is not null
+                        then 'amount_disambiguated'
+                    -- Ambiguous, and neither reading is quantity times unit price: it disagrees either way.
+                    when orders.total_status = 'ambiguous' then 'total_mismatch'
                     when
                         orders.total_amount <> orders.computed_total
                         or orders.total_currency <> orders.unit_price_currency
                         then 'total_mismatch'
+                end,
+                'total_order_amount_str',
+                case
+                    when orders.total_status = 'ambiguous' and orders.agreed_total is not null
+                        then jsonb_build_object(
+                                'read_as', orders.agreed_total::text,
+                                'quantity', orders.quantity,
+                                'unit_price', orders.resolved_unit_price::text
+                            )
                 end
             )
-        ) as repairs (reason_code)
+        ) as repairs (reason_code, column_name, evidence)
     where repairs.reason_code is not null
 ),
 
@@ -114,13 +147,14 @@ unioned as (
 final as (
     select
         unioned.legacy_table,
-        unioned.legacy_id,
+        unioned.legacy_id::bigint as legacy_id,
         'warning' as outcome,
         'transform' as stage,
         unioned.reason_code,
         unioned.column_name,
         unioned.legacy_row ->> unioned.column_name as raw_value,
-        null::integer as merged_into_legacy_id,
+        null::bigint as merged_into_legacy_id,
+        unioned.evidence,
         unioned.legacy_row
     from unioned
 )

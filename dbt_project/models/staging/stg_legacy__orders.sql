@@ -6,7 +6,7 @@ source as (
 
 cleaned as materialized (
     select
-        source.id as legacy_order_id,
+        source.id::bigint as legacy_order_id,
         source.user_identifier_text as user_identifier_raw,
         {{ user_key(clean_text('source.user_identifier_text')) }} as user_identifier_key,
         source.product_name_redundant as product_name_raw,
@@ -20,7 +20,7 @@ cleaned as materialized (
         {{ clean_text('source.unit_price_str_redundant') }} as unit_price_text,
         source.total_order_amount_str as total_raw,
         {{ clean_text('source.total_order_amount_str') }} as total_text,
-        to_jsonb(source) as legacy_row
+        to_jsonb(source.*) as legacy_row
     from source
 ),
 
@@ -31,8 +31,12 @@ parsed as materialized (
         md5((cleaned.legacy_row - 'id')::text)::uuid as legacy_row_digest,
         {{ parse_timestamp('cleaned.ordered_at_text') }} as ordered_at,
         {{ parse_money_amount('cleaned.unit_price_text') }} as unit_price_amount,
+        {{ money_reading('cleaned.unit_price_text', 'thousands') }} as unit_price_thousands_reading,
+        {{ money_reading('cleaned.unit_price_text', 'decimal') }} as unit_price_decimal_reading,
         {{ parse_money_currency('cleaned.unit_price_text') }} as unit_price_currency,
         {{ parse_money_amount('cleaned.total_text') }} as total_amount_amount,
+        {{ money_reading('cleaned.total_text', 'thousands') }} as total_thousands_reading,
+        {{ money_reading('cleaned.total_text', 'decimal') }} as total_decimal_reading,
         {{ parse_money_currency('cleaned.total_text') }} as total_currency
     from cleaned
 ),
@@ -52,12 +56,24 @@ final as (
         parsed.quantity,
         parsed.unit_price_raw,
         parsed.unit_price_amount as unit_price,
+        parsed.unit_price_thousands_reading,
+        parsed.unit_price_decimal_reading,
         parsed.unit_price_currency,
-        {{ parse_status('parsed.unit_price_text', 'parsed.unit_price_amount', negative=true) }} as unit_price_status,
+        {{
+            money_status(
+                'parsed.unit_price_text',
+                'parsed.unit_price_amount',
+                'parsed.unit_price_thousands_reading',
+                negative=true
+            )
+        }} as unit_price_status,
         parsed.total_raw,
         parsed.total_amount_amount as total_amount,
+        parsed.total_thousands_reading,
+        parsed.total_decimal_reading,
         parsed.total_currency,
-        {{ parse_status('parsed.total_text', 'parsed.total_amount_amount') }} as total_status,
+        {{ money_status('parsed.total_text', 'parsed.total_amount_amount', 'parsed.total_thousands_reading') }}
+            as total_status,
         parsed.legacy_row_digest,
         parsed.legacy_row
     from parsed

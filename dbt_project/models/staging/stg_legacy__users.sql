@@ -9,7 +9,8 @@ source as (
 
 cleaned as materialized (
     select
-        source.id as legacy_user_id,
+        -- bigint whatever the legacy width (int or bigint): the target's legacy ids are bigint.
+        source.id::bigint as legacy_user_id,
         btrim(source.username) as username,
         {{ user_key('source.username') }} as username_key,
         source.email as email_raw,
@@ -27,7 +28,8 @@ cleaned as materialized (
         ) as address_text,
         source.phone_number_str as phone_raw,
         {{ clean_text('source.phone_number_str') }} as phone_text,
-        to_jsonb(source) as legacy_row
+        -- source.*, not source: an extra legacy column named `source` would stand in for the row.
+        to_jsonb(source.*) as legacy_row
     from source
 ),
 

@@ -9,10 +9,11 @@ STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 # Options: PLAN=1 (run up to the gates, publish nothing), ON_MISSING=keep (keep target rows whose legacy row is
-# gone), MAX_REJECT_SHARE=0.2 (error budget), WAIT=1 (queue behind a run in progress), PROFILE/SIZE/SEED
-# (seeder), REPLACE=1 (reseed an existing legacy db).
+# gone), MAX_REJECT_SHARE=0.2 (error budget), MAX_CHANGE_SHARE=0.3 and ALLOW_MASS_CHANGE=1 (mass-change gates),
+# WAIT=1 (queue behind a run in progress), PROFILE/SIZE/SEED (seeder), REPLACE=1 (reseed the demo legacy db).
 MIGRATE_ARGS := $(if $(WAIT),--wait) $(if $(PLAN),--dry-run) $(if $(ON_MISSING),--on-missing $(ON_MISSING)) \
-	$(if $(MAX_REJECT_SHARE),--max-reject-share $(MAX_REJECT_SHARE))
+	$(if $(MAX_REJECT_SHARE),--max-reject-share $(MAX_REJECT_SHARE)) \
+	$(if $(MAX_CHANGE_SHARE),--max-change-share $(MAX_CHANGE_SHARE)) $(if $(ALLOW_MASS_CHANGE),--allow-mass-change)
 # ENGINE=pandas runs the pandas transform instead of dbt (migrate and transform only).
 ENGINE_ARGS := $(if $(ENGINE),--engine $(ENGINE))
 SEED_ARGS := $(if $(PROFILE),--profile $(PROFILE)) $(if $(SIZE),--size $(SIZE)) $(if $(SEED),--seed $(SEED)) $(if $(REPLACE),--replace)
@@ -30,10 +31,12 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP) ## create .venv from the pinned requirements
 
-migrate: $(STAMP) ## the whole job: seed if empty, schema, stage, transform, publish, summary
+# The seeder fills the embedded demo legacy database when it is empty, and never touches a configured one.
+migrate: $(STAMP) ## the whole job: seed the embedded demo if empty, schema, stage, transform, publish, summary
+	$(PY) -m seeder --if-empty
 	$(PY) -m loader migrate $(MIGRATE_ARGS) $(ENGINE_ARGS)
 
-seed: $(STAMP) ## fill old_bad_db with generated legacy data
+seed: $(STAMP) ## fill the embedded server's old_bad_db with generated legacy data
 	$(PY) -m seeder $(SEED_ARGS)
 
 schema: $(STAMP) ## create or upgrade the target tables (alembic upgrade head)

@@ -277,7 +277,16 @@ class SizeRun:
         self._module("alembic", "upgrade", "head")
 
         seed = self._module(
-            "seeder", "--size", str(size), "--profile", self.options.profile, "--seed", str(self.seed), "--replace"
+            "seeder",
+            "--configured-database",
+            OLD_DB,
+            "--size",
+            str(size),
+            "--profile",
+            self.options.profile,
+            "--seed",
+            str(self.seed),
+            "--replace",
         )
         result.legacy_rows = baselines.count_rows(server, OLD_DB, baselines.legacy_tables())
         legacy_rows = sum(result.legacy_rows.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -10,6 +11,7 @@ from typing import NoReturn
 from loader.cli_errors import EXIT_FAILURE, run_cli
 from loader.config import load_settings
 from loader.legacy_schema import LEGACY_SCHEMA
+from loader.publish import DEFAULT_MAX_CHANGE_SHARE
 
 ENVIRONMENT_HELP = (
     "Reads OLD_DATABASE_URL / NEW_DATABASE_URL, or OLD_DB_* / NEW_DB_* (USER, PASSWORD, HOST, PORT, NAME), from "
@@ -93,6 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
             help="error budget: publish nothing if more than this share of a legacy table's rows is rejected "
             "(default 0.5; merged rows do not count); repeat with old_orders=0.1 and the like for one table",
         )
+        sub.add_argument(
+            "--max-change-share",
+            type=_share,
+            default=DEFAULT_MAX_CHANGE_SHARE,
+            metavar="SHARE",
+            help="mass-change limit: publish nothing if a legacy table shrank by more than this share since the last "
+            "published run (or to zero), or if the run would delete or rewrite more than this share of a target "
+            f"table (default {DEFAULT_MAX_CHANGE_SHARE})",
+        )
+        sub.add_argument(
+            "--allow-mass-change",
+            action="store_true",
+            help="publish a change over the mass-change limit: for a person who has checked that it is meant",
+        )
 
     def add_engine_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
@@ -102,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="transform engine: dbt (default) or pandas (the same rules, seeds and output tables)",
         )
 
-    migrate = commands.add_parser("migrate", help="the whole job: seed if empty, schema, stage, transform, publish")
+    migrate = commands.add_parser("migrate", help="the whole job: checks, schema, stage, transform, publish")
     add_publish_options(migrate)
     add_engine_option(migrate)
     stage = commands.add_parser(
@@ -143,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.dbt:
                 for key, value in settings.new.dbt_env().items():
                     if key != "NEW_DB_PASSWORD":
-                        print(f"export {key}='{value}'")
+                        print(f"export {key}={shlex.quote(value)}")
             else:
                 print(f"OLD_DATABASE_URL={settings.old.display_url()}")
                 print(f"NEW_DATABASE_URL={settings.new.display_url()}")
@@ -157,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
         from loader.pipeline import RunOptions, format_summary, migrate, publish_only, stage_only, transform_only
-        from loader.publish import DEFAULT_MAX_REJECT_SHARE, RejectBudget
+        from loader.publish import DEFAULT_MAX_REJECT_SHARE, ChangeLimit, RejectBudget
         from loader.report import default_report_dir
 
         entries = getattr(args, "max_reject_share", [])
@@ -172,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             wait=args.wait,
             report_dir=args.report_dir or default_report_dir(),
             engine=getattr(args, "engine", "dbt"),
+            change_limit=ChangeLimit(
+                share=getattr(args, "max_change_share", DEFAULT_MAX_CHANGE_SHARE),
+                allowed=getattr(args, "allow_mass_change", False),
+            ),
         )
         if command == "stage":
             report = stage_only(settings, options)

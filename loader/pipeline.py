@@ -1,4 +1,4 @@
-"""The pipeline's commands in order — seed if empty, target schema, stage, transform, publish — each one run
+"""The pipeline's commands in order — checks, target schema, stage, transform, publish — each one run
 under the run lock, recorded in migration_runs, and ending with a report, whatever happens."""
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from loader.cli_errors import PipelineError
-from loader.config import PROJECT_ROOT, Settings
-from loader.db import connect, engine
+from loader.config import PROJECT_ROOT, ConfigError, Settings
+from loader.db import check_distinct_databases, connect, engine
 from loader.legacy_schema import LEGACY_SCHEMA
 from loader.publish import (
     LEGACY_TABLE_MARTS,
     MART_SCHEMA,
+    ChangeLimit,
     DeletePolicy,
     GateFailed,
     RejectBudget,
@@ -28,9 +30,9 @@ from loader.publish import (
     relation,
 )
 from loader.report import RunReport, StageTiming, default_report_dir, peak_rss_mib, reason_counts, write_report
-from loader.runs import Command, close_abandoned_runs, finish_run, run_lock, start_run
-from loader.stage import STAGING_SCHEMA, check_legacy_schema, stage
-from loader.transform import transform
+from loader.runs import Command, RunLock, close_abandoned_runs, finish_run, run_lock, start_run
+from loader.stage import STAGING_SCHEMA, LegacyShape, check_legacy_schema, require_legacy_rows, stage
+from loader.transform import require_dbt_compatible, transform
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -51,6 +53,8 @@ class RunOptions:
     report_dir: Path = field(default_factory=default_report_dir)
     # Which engine turns staging into the marts and the quarantine; the rest of the pipeline is shared.
     engine: TransformEngine = "dbt"
+    # How much one run may shrink a legacy table or change a target table before a person must confirm.
+    change_limit: ChangeLimit = field(default_factory=ChangeLimit)
 
 
 def run_transform(settings: Settings, engine_name: TransformEngine) -> dict[str, int]:
@@ -91,7 +95,9 @@ def alembic_config(settings: Settings) -> Config:
 def upgrade_schema(settings: Settings) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(settings), "head")
+    config = alembic_config(settings)
+    config.attributes["quiet"] = True
+    command.upgrade(config, "head")
 
 
 def require_target_schema(target: Engine) -> None:
@@ -106,16 +112,47 @@ def _has_runs(target: Engine) -> bool:
     return inspect(target).has_table("migration_runs")
 
 
-def seed_if_empty(settings: Settings) -> dict[str, int] | None:
-    """Seed the legacy database only when its tables are missing or all empty; never touch existing data."""
-    from seeder.generate import Sizes
-    from seeder.seed import legacy_row_counts, seed
+class WrongDatabase(PipelineError):
+    """A database that is not what its side says: a target as the legacy side, or the legacy tables as target."""
 
+
+def check_sides(settings: Settings) -> None:
+    """Refuse, before anything is written, a legacy database that is a migration target, and a target that
+    holds the legacy tables (OLD and NEW swapped); the servers are asked whether both name one database."""
+    check_distinct_databases(settings)
+    schema = settings.legacy_schema
     with connect(settings.old) as conn:
-        counts = legacy_row_counts(conn)
-    if any(counts.values()):
-        return None
-    return seed(settings.old, seed_value=42, sizes=Sizes(orders=10_000), replace=False).rows
+        targets = conn.execute(
+            "select count(*) from pg_class where relname in ('migration_runs', 'migration_ledger') and relkind in "
+            "('r', 'p')"
+        ).fetchone()
+    if targets and targets[0]:
+        raise WrongDatabase(
+            f"the legacy database {settings.old.describe()} holds legacy-migrate's own tables (migration_runs): it "
+            "is a migration target, not a legacy database; are OLD_ and NEW_ swapped in .env?"
+        )
+    with connect(settings.new) as conn:
+        found = conn.execute(
+            "select array_agg(relname::text order by relname) filter (where relname = any(%s)), "
+            "bool_or(relname = 'migration_runs') from pg_class "
+            "where relnamespace = (select oid from pg_namespace where nspname = %s) and relkind in ('r', 'p')",
+            (list(LEGACY_SCHEMA), schema),
+        ).fetchone()
+    legacy_tables, is_target = found or (None, None)
+    if legacy_tables and not is_target:
+        raise WrongDatabase(
+            f"the target database {settings.new.describe()} holds the legacy tables ({', '.join(legacy_tables)}) "
+            "and no migration_runs: it looks like the legacy database; are OLD_ and NEW_ swapped in .env? The "
+            "target must be a database of its own"
+        )
+
+
+def legacy_shape(settings: Settings) -> LegacyShape:
+    """The legacy tables as they will be staged, checked against the contract before anything is written."""
+    with connect(settings.old) as conn:
+        shape = check_legacy_schema(conn, settings.old.describe(), settings.legacy_schema)
+        require_legacy_rows(conn, settings.old.describe(), settings.legacy_schema)
+    return shape
 
 
 def staged_counts(target: Engine) -> dict[str, int]:
@@ -143,8 +180,11 @@ def _classify(report: RunReport, target: Engine) -> None:
         report.reasons = reason_counts(conn)
 
 
-def _publish_step(report: RunReport, target: Engine, options: RunOptions) -> None:
-    """Publish and close the run in one transaction: both commit, or neither does. A plan rolls back."""
+def _publish_step(report: RunReport, target: Engine, options: RunOptions, lock: RunLock) -> None:
+    """Publish and close the run in one transaction: both commit, or neither does. A plan rolls back.
+
+    The run lock is checked last before the commit: a run that lost it may have another run beside it.
+    """
     run_id = report.run_id or 0
     rows = _mart_rows(target)
 
@@ -152,7 +192,9 @@ def _publish_step(report: RunReport, target: Engine, options: RunOptions) -> Non
         with target.connect() as conn:
             transaction = conn.begin()
             try:
-                result = publish(conn, run_id, options.delete_policy, budget=options.budget)
+                result = publish(
+                    conn, run_id, options.delete_policy, budget=options.budget, change_limit=options.change_limit
+                )
             except GateFailed as failed:
                 transaction.rollback()
                 report.gates = list(failed.gates)
@@ -170,6 +212,11 @@ def _publish_step(report: RunReport, target: Engine, options: RunOptions) -> Non
                     finish_run(conn, run_id, "planned", report.as_json())
                 return
             finish_run(conn, run_id, "published", {**report.as_json(), "status": "published"})
+            try:
+                lock.ensure_held()
+            except BaseException:
+                transaction.rollback()
+                raise
             transaction.commit()
             report.status = "published"
 
@@ -177,7 +224,7 @@ def _publish_step(report: RunReport, target: Engine, options: RunOptions) -> Non
 
 
 @contextmanager
-def recorded_run(settings: Settings, command_name: Command, options: RunOptions) -> Iterator[RunReport]:
+def recorded_run(settings: Settings, command_name: Command, options: RunOptions) -> Iterator[tuple[RunReport, RunLock]]:
     """The frame of every command: the run lock, a run row, and a report at the end, however it ends.
 
     The run row is opened once the target schema exists and closed as failed on any exception; runs that a
@@ -188,25 +235,36 @@ def recorded_run(settings: Settings, command_name: Command, options: RunOptions)
         dry_run=options.dry_run,
         delete_policy=options.delete_policy,
         max_reject_share={legacy_table: options.budget.limit(legacy_table) for legacy_table in LEGACY_TABLE_MARTS},
+        max_change_share=options.change_limit.share,
+        allow_mass_change=options.change_limit.allowed,
     )
     # Fail on an unreachable target before anything else, with the one clear line connect() gives.
     with connect(settings.new):
         pass
-    with run_lock(settings.new, command_name, wait=options.wait):
+    with run_lock(settings.new, command_name, wait=options.wait) as lock:
         try:
-            yield report
+            yield report, lock
         except BaseException as exc:
             report.status = "failed"
             report.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if report.run_id is not None:
-                with engine(settings.new).begin() as conn:
-                    finish_run(conn, report.run_id, "failed", report.as_json())
+                _record_failure(settings, report)
             raise
         finally:
             # A run that never opened (a legacy database of the wrong shape, say) has nothing to report, and
             # must not overwrite the report of the last run that did.
             if report.run_id is not None:
                 _write_report_quietly(report, options.report_dir)
+
+
+def _record_failure(settings: Settings, report: RunReport) -> None:
+    """Close the run as failed; if the target cannot be reached (it is restarting, say), the run's own error is
+    the one to report, and the next run closes this one as abandoned."""
+    try:
+        with engine(settings.new).begin() as conn:
+            finish_run(conn, report.run_id or 0, "failed", report.as_json())
+    except (ConfigError, SQLAlchemyError) as exc:
+        print(f"warning: could not record run {report.run_id} as failed: {str(exc).splitlines()[0]}", file=sys.stderr)
 
 
 def _write_report_quietly(report: RunReport, folder: Path) -> None:
@@ -225,47 +283,53 @@ def _open_run(report: RunReport, target: Engine, command_name: Command) -> None:
 
 def migrate(settings: Settings, options: RunOptions | None = None) -> RunReport:
     options = options or RunOptions()
-    with recorded_run(settings, "migrate", options) as report:
-        report.seeded = seed_if_empty(settings)
-        # Fail on a legacy database of the wrong shape before writing anything to the target.
-        with connect(settings.old) as conn:
-            check_legacy_schema(conn, settings.old.describe())
+    with recorded_run(settings, "migrate", options) as (report, lock):
+        # Fail on a swapped configuration or a legacy database of the wrong shape before writing anything.
+        if options.engine == "dbt":
+            require_dbt_compatible(settings)
+        check_sides(settings)
+        report.legacy_notes = list(legacy_shape(settings).notes)
         upgrade_schema(settings)
         target = engine(settings.new)
         _open_run(report, target, "migrate")
         report.rows_read = _timed_stage(report, settings)
+        lock.ensure_held()
         _timed_transform(report, settings, options)
+        lock.ensure_held()
         _classify(report, target)
-        _publish_step(report, target, options)
+        _publish_step(report, target, options, lock)
     return report
 
 
 def publish_only(settings: Settings, options: RunOptions | None = None) -> RunReport:
     """Publish what the last stage and transform left in the staging and dbt schemas."""
     options = options or RunOptions()
-    with recorded_run(settings, "publish", options) as report:
+    with recorded_run(settings, "publish", options) as (report, lock):
         target = engine(settings.new)
         require_target_schema(target)
         _open_run(report, target, "publish")
         report.rows_read = staged_counts(target)
         _classify(report, target)
-        _publish_step(report, target, options)
+        _publish_step(report, target, options, lock)
     return report
 
 
 def stage_only(settings: Settings, options: RunOptions | None = None) -> RunReport:
     options = options or RunOptions()
-    with recorded_run(settings, "stage", options) as report:
+    with recorded_run(settings, "stage", options) as (report, lock):
+        check_sides(settings)
+        report.legacy_notes = list(legacy_shape(settings).notes)
         target = engine(settings.new)
         require_target_schema(target)
         _open_run(report, target, "stage")
         report.rows_read = _timed_stage(report, settings)
+        lock.ensure_held()
         _close(report, target, "staged")
     return report
 
 
 def _timed_stage(report: RunReport, settings: Settings) -> dict[str, int]:
-    return _timed(report, "stage", "legacy rows read", lambda: stage(settings), _total)
+    return _timed(report, "stage", "legacy rows read", lambda: stage(settings, settings.legacy_schema), _total)
 
 
 def _timed_transform(report: RunReport, settings: Settings, options: RunOptions) -> dict[str, int]:
@@ -282,12 +346,13 @@ def _timed_transform(report: RunReport, settings: Settings, options: RunOptions)
 
 def transform_only(settings: Settings, options: RunOptions | None = None) -> dict[str, int]:
     options = options or RunOptions()
-    with recorded_run(settings, "transform", options) as report:
+    with recorded_run(settings, "transform", options) as (report, lock):
         target = engine(settings.new)
         require_target_schema(target)
         _open_run(report, target, "transform")
         report.rows_read = staged_counts(target)
         passed = _timed_transform(report, settings, options)
+        lock.ensure_held()
         _classify(report, target)
         _close(report, target, "transformed")
     return passed
@@ -313,8 +378,7 @@ def format_summary(report: RunReport, report_dir: Path | None = None) -> str:
     lines = [f"run {report.run_id}: {headline}"]
     if report.abandoned_runs:
         lines.append("closed as failed, abandoned by a killed run: run " + ", ".join(map(str, report.abandoned_runs)))
-    if report.seeded:
-        lines.append("seeded the empty legacy database: " + ", ".join(f"{t} {n}" for t, n in report.seeded.items()))
+    lines.extend(f"note: {note}" for note in report.legacy_notes)
     if report.outcomes:
         lines.append("legacy rows read -> migrated / merged / rejected:")
         for legacy_table, read in report.rows_read.items():

@@ -42,7 +42,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     table,
@@ -62,6 +61,7 @@ from loader.cli_errors import PipelineError
 from loader.models import (
     Address,
     LedgerEntry,
+    MigrationRun,
     Order,
     OrderItem,
     Product,
@@ -78,6 +78,9 @@ DeletePolicy = Literal["delete", "keep"]
 # A legacy table may lose up to half its rows to rejection before publishing stops: enough for a dirty legacy
 # database, and a wrong parse rule or a wrong source database (most rows rejected) stops the run.
 DEFAULT_MAX_REJECT_SHARE = 0.5
+# A legacy table may shrink, and a target table lose or change, up to half its rows in one run before publishing
+# stops for a person to confirm: a nightly reload caught half-way, a wrong database or a wrong rule does more.
+DEFAULT_MAX_CHANGE_SHARE = 0.5
 # How long publish waits for another publish's transaction (a killed run's, until its server session
 # notices, within seconds) before giving up.
 PUBLISH_LOCK_WAIT = "60s"
@@ -116,6 +119,7 @@ QUARANTINE_COLUMNS = (
     "raw_value",
     "merged_into_legacy_id",
     "legacy_row",
+    "evidence",
 )
 
 users_mart = mart("users", "legacy_user_id", "username", "email", "full_name", "phone", "registered_at")
@@ -152,10 +156,29 @@ class RejectBudget:
 
 
 @dataclass(frozen=True)
+class ChangeLimit:
+    """How much one run may change before a person must confirm it (`--allow-mass-change`)."""
+
+    share: float = DEFAULT_MAX_CHANGE_SHARE
+    allowed: bool = False
+
+    def verdict(self, share: float, emptied: bool) -> tuple[bool, str]:
+        """Whether a change of this share passes, and the words that say why (with the override when needed)."""
+        if not emptied and share <= self.share:
+            return True, f"limit {self.share:.0%}"
+        if self.allowed:
+            return True, f"over the limit of {self.share:.0%}, allowed by --allow-mass-change"
+        return False, (
+            f"over the limit of {self.share:.0%}: check the legacy database; if the change is meant, run again with "
+            "--allow-mass-change (make … ALLOW_MASS_CHANGE=1)"
+        )
+
+
+@dataclass(frozen=True)
 class GateResult:
     """One check before the commit: what it checked, whether it passed, and the figures that say so."""
 
-    gate: Literal["conservation", "error budget", "reconciliation"]
+    gate: Literal["conservation", "error budget", "mass change", "reconciliation"]
     subject: str
     passed: bool
     detail: str
@@ -311,6 +334,72 @@ def budget_gates(counts: Mapping[str, TableCounts], budget: RejectBudget) -> lis
     return gates
 
 
+def last_published_rows(conn: Connection) -> tuple[int, dict[str, int]] | None:
+    """The last published run and the legacy rows it read per table, from its record in migration_runs."""
+    runs = table_of(MigrationRun)
+    row = conn.execute(
+        select(runs.c.run_id, runs.c.summary["rows_read"])
+        .where(runs.c.status == "published")
+        .order_by(runs.c.run_id.desc())
+        .limit(1)
+    ).first()
+    if row is None or not isinstance(row[1], dict):
+        return None
+    return int(row[0]), {str(name): int(rows) for name, rows in row[1].items()}
+
+
+def legacy_shrink_gates(
+    counts: Mapping[str, TableCounts], previous: tuple[int, dict[str, int]] | None, limit: ChangeLimit
+) -> list[GateResult]:
+    """A legacy table that fell to zero rows, or by more than the limit, since the last published run."""
+    if previous is None:
+        return []
+    run_id, before = previous
+    gates = []
+    for legacy_table, c in counts.items():
+        was = before.get(legacy_table)
+        if not was:
+            continue
+        fell = max(was - c.read, 0) / was
+        passed, why = limit.verdict(fell, emptied=c.read == 0)
+        detail = f"{c.read} legacy rows now, {was} when run {run_id} published ({fell:.1%} fewer); {why}"
+        gates.append(GateResult("mass change", legacy_table, passed, detail))
+    return gates
+
+
+def _row_counts(conn: Connection) -> dict[str, int]:
+    return {
+        target.name: int(conn.execute(select(func.count()).select_from(target)).scalar_one())
+        for target in (categories, *WRITE_ORDER)
+    }
+
+
+def target_change_gates(
+    before: Mapping[str, int],
+    after: Mapping[str, int],
+    written: Mapping[str, int],
+    deleted: Mapping[str, int],
+    limit: ChangeLimit,
+) -> list[GateResult]:
+    """A target table of which this publish deleted or rewrote more than the limit's share of the rows it held.
+
+    Rows written are inserted or updated; inserted = after - before + deleted, so updated is the rest. An empty
+    table (a first migration) has nothing to lose and no gate.
+    """
+    gates = []
+    for name, held in before.items():
+        if not held:
+            continue
+        removed = deleted.get(name, 0)
+        inserted = after[name] - held + removed
+        rewritten = max(written.get(name, 0) - inserted, 0)
+        share = (removed + rewritten) / held
+        passed, why = limit.verdict(share, emptied=after[name] == 0)
+        detail = f"{removed} of {held} rows deleted and {rewritten} rewritten ({share:.1%}); {why}"
+        gates.append(GateResult("mass change", name, passed, detail))
+    return gates
+
+
 # --- reconciliation after writing ---------------------------------------------------------------------------
 
 
@@ -365,14 +454,9 @@ def _mismatches(
 
 
 def _pair_fingerprint(legacy_id: ColumnElement[Any], value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A sum of 64-bit hashes of (id, integer value) pairs, packed into one bigint: id in the high 32 bits."""
-    # bigint << integer: PostgreSQL has no bigint << bigint, so the shift is written as an integer literal.
-    packed = (
-        cast(legacy_id, BigInteger)
-        .op("<<")(literal_column("32"))
-        .op("|")(cast(value, BigInteger).op("&")(literal_column("4294967295")))
-    )
-    return func.coalesce(func.sum(func.hashint8extended(packed, 0)), 0)
+    """A sum of 64-bit hashes of (id, integer value) pairs: each id hashed with its value as the seed, so every
+    bit of a bigint id and of the value counts."""
+    return func.coalesce(func.sum(func.hashint8extended(cast(legacy_id, BigInteger), cast(value, BigInteger))), 0)
 
 
 def _quantity_gate(conn: Connection) -> GateResult:
@@ -389,7 +473,10 @@ def _quantity_gate(conn: Connection) -> GateResult:
         .where(rejects.c.legacy_table == "old_orders", cast(rejects.c.legacy_id, BigInteger) == staged.c.id)
         .exists()
     )
-    legacy_side = select(func.count(), _pair_fingerprint(staged.c.id, staged.c.quantity)).where(~not_migrated)
+    # A row without an id is always rejected (legacy_id_missing), and no NOT EXISTS can match it by id.
+    legacy_side = select(func.count(), _pair_fingerprint(staged.c.id, staged.c.quantity)).where(
+        staged.c.id.is_not(None), ~not_migrated
+    )
     mart_side = select(
         func.count(), _pair_fingerprint(items_mart.c.legacy_order_id, items_mart.c.quantity)
     ).select_from(items_mart)
@@ -731,6 +818,7 @@ def _append_ledger(conn: Connection, run_id: int) -> int:
             source.c.raw_value,
             source.c.merged_into_legacy_id,
             source.c.legacy_row.label("raw_row"),
+            source.c.evidence,
         )
         total += int(
             conn.execute(insert(partition).from_select([c.name for c in rows.selected_columns], rows)).rowcount
@@ -775,6 +863,7 @@ def publish(
     delete_policy: DeletePolicy = "delete",
     *,
     budget: RejectBudget | None = None,
+    change_limit: ChangeLimit | None = None,
 ) -> PublishResult:
     """Write the marts into the target tables within the caller's transaction, behind the gates.
 
@@ -782,6 +871,7 @@ def publish(
     back, as it must for any exception. The caller commits; a dry run rolls back instead.
     """
     budget = budget or RejectBudget()
+    change_limit = change_limit or ChangeLimit()
     _take_publish_lock(conn)
     # Per sort and hash: room for the million-row sorts and joins in memory rather than in temporary files.
     conn.execute(text("set local work_mem = '64MB'"))
@@ -791,9 +881,14 @@ def publish(
 
     require_current_transform(conn)
     counts = classified_counts(conn)
-    gates = [*conservation_gates(conn, counts), *budget_gates(counts, budget)]
+    gates = [
+        *conservation_gates(conn, counts),
+        *budget_gates(counts, budget),
+        *legacy_shrink_gates(counts, last_published_rows(conn), change_limit),
+    ]
     if not all(gate.passed for gate in gates):
         raise GateFailed(gates)
+    held = _row_counts(conn)
 
     # Foreign keys and secondary unique keys are checked at commit, once every table is in its final state.
     conn.execute(text("set constraints all deferred"))
@@ -819,6 +914,8 @@ def publish(
     if delete_policy == "delete":
         used = exists().where(products.c.category_id == categories.c.category_id)
         deleted["product_categories"] = int(conn.execute(delete(categories).where(~used)).rowcount)
+    # Reported with the reconciliation's results, so a failed run names every gate that failed.
+    gates += target_change_gates(held, _row_counts(conn), written, deleted, change_limit)
 
     ledger_rows = _append_ledger(conn, run_id)
     gates += reconciliation_gates(conn, delete_policy)

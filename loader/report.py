@@ -125,8 +125,11 @@ class RunReport:
     run_id: int | None = None
     status: str = "running"
     error: str | None = None
+    max_change_share: float | None = None
+    allow_mass_change: bool = False
     abandoned_runs: list[int] = field(default_factory=list)
-    seeded: dict[str, int] | None = None
+    # What differs between the legacy tables and the documented contract (wider columns, other types).
+    legacy_notes: list[str] = field(default_factory=list)
     rows_read: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     reasons: list[ReasonCount] = field(default_factory=list)
@@ -153,7 +156,9 @@ class RunReport:
             "max_reject_share": self.max_reject_share,
             "error": self.error,
             "abandoned_runs_closed": self.abandoned_runs,
-            "seeded": self.seeded,
+            "max_change_share": self.max_change_share,
+            "allow_mass_change": self.allow_mass_change,
+            "legacy_notes": self.legacy_notes,
             "rows_read": self.rows_read,
             "outcomes": self.outcomes,
             "reasons": [reason.as_json() for reason in self.reasons],
@@ -183,6 +188,14 @@ def _markdown(report: RunReport) -> str:
             "- error budget (max rejected share): "
             + ", ".join(f"{table} {share:.0%}" for table, share in report.max_reject_share.items())
         )
+    if report.max_change_share is not None:
+        allowed = ", allowed beyond it by --allow-mass-change" if report.allow_mass_change else ""
+        lines.append(
+            f"- mass-change limit (share of a table one run may shrink, delete or rewrite): "
+            f"{report.max_change_share:.0%}{allowed}"
+        )
+    for note in report.legacy_notes:
+        lines.append(f"- legacy schema: {note}")
     if report.error:
         lines.append(f"- error: {report.error}")
     if report.abandoned_runs:

@@ -28,7 +28,15 @@ from tqdm import tqdm
 from loader.cli_errors import PipelineError
 from loader.config import Settings
 from loader.db import connect_for_copy
-from loader.legacy_schema import LEGACY_SCHEMA, required_columns
+from loader.legacy_schema import (
+    DEFAULT_LEGACY_SCHEMA,
+    LEGACY_SCHEMA,
+    ColumnContract,
+    column_contracts,
+    qualified_name,
+    quote_identifier,
+    required_columns,
+)
 
 STAGING_SCHEMA = "staging"
 LOADING_SUFFIX = "__loading"
@@ -46,6 +54,10 @@ class LegacySchemaError(PipelineError):
     """The legacy database is not in the shape the pipeline migrates."""
 
 
+class LegacyChangedUnderStage(PipelineError):
+    """A legacy table was emptied, truncated or replaced while the stage read it; nothing was swapped in."""
+
+
 class _Connection(Protocol):
     """What the schema check needs: psycopg 3 and psycopg2 connections both fit."""
 
@@ -54,47 +66,142 @@ class _Connection(Protocol):
 
 @dataclass(frozen=True)
 class LegacyColumn:
+    """A legacy column as found, and the type its staging copy gets."""
+
     name: str
     type_sql: str
+    # The catalogue's reading: the base type's name (a domain resolved), its category and, for text, its width.
+    type_name: str = "text"
+    category: str = "S"
+    width: int | None = None
 
 
-def legacy_columns(conn: _Connection, table: str) -> list[LegacyColumn]:
-    """The table's columns in order, with types the target can recreate (built-in types kept, others as text)."""
+@dataclass(frozen=True)
+class LegacyShape:
+    """Every legacy table's columns as they will be staged, and what differs from the documented contract."""
+
+    columns: dict[str, list[LegacyColumn]]
+    notes: tuple[str, ...]
+
+
+INTEGER_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
+
+
+def legacy_columns(conn: _Connection, table: str, schema: str = DEFAULT_LEGACY_SCHEMA) -> list[LegacyColumn]:
+    """The table's columns in order, with types the target can recreate (built-in types kept, others as text).
+
+    A domain is read as its base type. Both drivers' connections speak UTF8, so names come back as text even
+    from a SQL_ASCII server.
+    """
     cursor = conn.cursor()
     try:
         cursor.execute(
             """
-            select attribute.attname,
-                   case when type_namespace.nspname = 'pg_catalog'
-                        then format_type(attribute.atttypid, attribute.atttypmod) else 'text' end
-            from pg_attribute as attribute
-            inner join pg_type as column_type on column_type.oid = attribute.atttypid
-            inner join pg_namespace as type_namespace on type_namespace.oid = column_type.typnamespace
-            where attribute.attrelid = to_regclass(%s) and attribute.attnum > 0 and not attribute.attisdropped
-            order by attribute.attnum
+            with resolved as (
+                select attribute.attnum,
+                       attribute.attname,
+                       coalesce(nullif(column_type.typbasetype, 0), column_type.oid) as type_oid,
+                       case when column_type.typbasetype <> 0 then column_type.typtypmod
+                            else attribute.atttypmod end as type_modifier
+                from pg_attribute as attribute
+                inner join pg_type as column_type on column_type.oid = attribute.atttypid
+                where attribute.attrelid = to_regclass(%s) and attribute.attnum > 0 and not attribute.attisdropped
+            )
+            select resolved.attname::text,
+                   case when type_namespace.nspname = 'pg_catalog' and base_type.typcategory <> 'A'
+                        then format_type(resolved.type_oid, resolved.type_modifier) else 'text' end,
+                   base_type.typname::text,
+                   base_type.typcategory::text,
+                   case when base_type.typname in ('varchar', 'bpchar') and resolved.type_modifier > 4
+                        then resolved.type_modifier - 4 end
+            from resolved
+            inner join pg_type as base_type on base_type.oid = resolved.type_oid
+            inner join pg_namespace as type_namespace on type_namespace.oid = base_type.typnamespace
+            order by resolved.attnum
             """,
-            (sql_quoted_name(table),),
+            (qualified_name(schema, table),),
         )
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    return [LegacyColumn(str(name), str(type_sql)) for name, type_sql in rows]
+    return [
+        LegacyColumn(str(name), str(type_sql), str(type_name), str(category), width)
+        for name, type_sql, type_name, category, width in rows
+    ]
 
 
-def sql_quoted_name(table: str) -> str:
-    """The table's name as to_regclass reads it: quoted, so a name is never taken for an expression."""
-    return '"' + table.replace('"', '""') + '"'
+def _similar_tables(conn: _Connection, schema: str, table: str) -> list[str]:
+    """Tables whose names differ from `table` only by case, in the legacy schema."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(
+            "select relname::text from pg_class where relkind in ('r', 'p', 'v', 'm', 'f') "
+            "and relnamespace = (select oid from pg_namespace where nspname = %s) and lower(relname) = %s "
+            "and relname <> %s",
+            (schema, table, table),
+        )
+        return [str(row[0]) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
 
 
-def check_legacy_schema(conn: _Connection, where: str) -> dict[str, list[LegacyColumn]]:
-    """Every legacy table with every contract column, or one error naming what is missing; extra columns pass."""
-    found: dict[str, list[LegacyColumn]] = {}
-    for table in LEGACY_SCHEMA:
-        columns = legacy_columns(conn, table)
-        if not columns:
+def _staged_column(table: str, found: LegacyColumn, contract: ColumnContract | None) -> tuple[LegacyColumn, str]:
+    """The column as staging keeps it, and a note when it differs from the contract ('' when it does not).
+
+    Contract columns keep their legacy type when it is of the contract's family, whatever its width, so a wider
+    value reaches the transform whole (and is rejected there if it does not fit its target column, never cut).
+    Every other column, contract text of another type included, is staged as its text form: the ledger keeps
+    extra columns as they were, and no type the target cannot recreate can fail the stage.
+    """
+    where = f"{table}.{found.name}"
+    if contract is None:
+        return LegacyColumn(found.name, "text", found.type_name, found.category, found.width), ""
+    if contract.family == "integer":
+        if found.type_name not in INTEGER_TYPES:
             raise LegacySchemaError(
-                f"the legacy database {where} has no table {table}; point OLD_DATABASE_URL (or OLD_DB_*) at the "
-                "legacy database, or run `make seed` to create a sample one"
+                f"legacy column {where} is {found.type_sql}, but the pipeline reads it as {contract.describe()}; "
+                f"convert it (alter table {table} alter column {found.name} type int using …) or point "
+                "OLD_DATABASE_URL at the right database"
+            )
+        note = ""
+        if found.type_name != "int4":
+            note = f"{where} is {INTEGER_TYPES[found.type_name]}, the contract says int: staged as {found.type_sql}"
+        return found, note
+    if found.category != "S":
+        return (
+            LegacyColumn(found.name, "text", found.type_name, "S", None),
+            f"{where} is {found.type_sql}, the contract says {contract.describe()}: staged as its text form",
+        )
+    wider = contract.width is not None and (found.width is None or found.width > contract.width)
+    note = ""
+    if wider:
+        note = (
+            f"{where} is {found.type_sql}, wider than the contract's {contract.describe()}: carried whole; a value "
+            "too long for its target column is rejected with a reason, never cut"
+        )
+    return found, note
+
+
+def check_legacy_schema(conn: _Connection, where: str, schema: str = DEFAULT_LEGACY_SCHEMA) -> LegacyShape:
+    """Every legacy table with every contract column of the contract's type family, or one error naming what
+    is wrong; extra columns pass (staged as text), and every difference from the contract becomes a note."""
+    found: dict[str, list[LegacyColumn]] = {}
+    notes: list[str] = []
+    for table in LEGACY_SCHEMA:
+        columns = legacy_columns(conn, table, schema)
+        if not columns:
+            similar = _similar_tables(conn, schema, table)
+            if similar:
+                raise LegacySchemaError(
+                    f"the legacy schema {schema} of {where} has no table {table}, but has "
+                    f"{', '.join(quote_identifier(name) for name in similar)}: the pipeline reads the legacy app's "
+                    f"lower-case names exactly; rename it (alter table {quote_identifier(similar[0])} rename to "
+                    f"{table}) or set OLD_DB_SCHEMA to the schema that holds {table}"
+                )
+            raise LegacySchemaError(
+                f"the legacy database {where} has no table {table} in schema {schema}; point OLD_DATABASE_URL "
+                "(or OLD_DB_*) at the legacy database, set OLD_DB_SCHEMA to the schema that holds it, or run "
+                "`make seed` to create the sample one"
             )
         names = {column.name for column in columns}
         missing = [name for name in required_columns(table) if name not in names]
@@ -104,8 +211,15 @@ def check_legacy_schema(conn: _Connection, where: str) -> dict[str, list[LegacyC
                 f"tables in the legacy app's shape ({', '.join(required_columns(table))}): restore the column(s), "
                 "or point OLD_DATABASE_URL at the right database"
             )
-        found[table] = columns
-    return found
+        contracts = column_contracts(table)
+        staged = []
+        for column in columns:
+            kept, note = _staged_column(table, column, contracts.get(column.name))
+            staged.append(kept)
+            if note:
+                notes.append(note)
+        found[table] = staged
+    return LegacyShape(found, tuple(notes))
 
 
 class _CountingReader:
@@ -128,10 +242,10 @@ class _CountingReader:
         return self.pipe.readline(size)
 
 
-def _estimated_rows(source: psycopg2.extensions.connection, table: str) -> int | None:
+def _estimated_rows(source: psycopg2.extensions.connection, table: str, schema: str) -> int | None:
     """The planner's row estimate, for the progress bar only: an exact count would read the table twice."""
     with source.cursor() as cursor:
-        cursor.execute("select reltuples from pg_class where oid = to_regclass(%s)", (sql_quoted_name(table),))
+        cursor.execute("select reltuples from pg_class where oid = to_regclass(%s)", (qualified_name(schema, table),))
         row = cursor.fetchone()
     return int(row[0]) if row and row[0] is not None and row[0] >= 0 else None
 
@@ -142,6 +256,7 @@ def _copy_table(
     table: str,
     columns: list[LegacyColumn],
     position: int = 0,
+    schema: str = DEFAULT_LEGACY_SCHEMA,
 ) -> int:
     """Stream one table into a fresh staging table, created in the target's open transaction."""
     loading = sql.Identifier(STAGING_SCHEMA, table + LOADING_SUFFIX)
@@ -149,7 +264,7 @@ def _copy_table(
     definitions = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(column.type_sql)) for column in columns
     )
-    copy_out = sql.SQL("copy {} ({}) to stdout").format(sql.Identifier(table), column_list).as_string(source)
+    copy_out = sql.SQL("copy {} ({}) to stdout").format(sql.Identifier(schema, table), column_list).as_string(source)
     # FREEZE: the table is new in this transaction, so its rows can be written frozen; dbt's first read then
     # need not rewrite every page to set hint bits. Nobody else can see the table before the swap commits.
     copy_in = sql.SQL("copy {} ({}) from stdin with (freeze)").format(loading, column_list).as_string(target)
@@ -177,7 +292,7 @@ def _copy_table(
     with (
         os.fdopen(read_fd, "rb", buffering=PIPE_BLOCK) as pipe_out,
         tqdm(
-            total=_estimated_rows(source, table),
+            total=_estimated_rows(source, table, schema),
             desc=f"stage {table}",
             unit=" rows",
             position=position,
@@ -264,13 +379,104 @@ def _load(
     columns: list[LegacyColumn],
     position: int,
     opened: list[psycopg2.extensions.connection],
+    schema: str,
 ) -> int:
     """One table, on connections of its own: the legacy snapshot imported, a fresh loading table committed."""
     with closing(_open_legacy(settings, snapshot)) as source, closing(_open_target(settings)) as target:
         opened += (source, target)
-        rows = _copy_table(source, target, table, columns, position)
+        rows = _copy_table(source, target, table, columns, position, schema)
         target.commit()
     return rows
+
+
+@dataclass(frozen=True)
+class TableIdentity:
+    """Which storage a legacy table name points at: a TRUNCATE, a rewrite, or a drop and re-create changes it."""
+
+    oid: int
+    filenode: int
+
+
+def _identities(watch: psycopg2.extensions.connection, schema: str) -> dict[str, TableIdentity | None]:
+    """Each legacy table's identity now (the watcher is in autocommit: every call reads the catalogue afresh)."""
+    found: dict[str, TableIdentity | None] = {}
+    with watch.cursor() as cursor:
+        for table in LEGACY_SCHEMA:
+            cursor.execute(
+                "select oid::bigint, pg_relation_filenode(oid)::bigint from pg_class where oid = to_regclass(%s)",
+                (qualified_name(schema, table),),
+            )
+            row = cursor.fetchone()
+            found[table] = TableIdentity(int(row[0]), int(row[1] or 0)) if row else None
+    return found
+
+
+def _live_rows(watch: psycopg2.extensions.connection, schema: str, table: str) -> int:
+    """The server's statistics' count of live rows (not transactional: what the table holds now)."""
+    with watch.cursor() as cursor:
+        cursor.execute(
+            "select coalesce(n_live_tup, 0) from pg_stat_all_tables where relid = to_regclass(%s)",
+            (qualified_name(schema, table),),
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def check_read_whole(
+    watch: psycopg2.extensions.connection,
+    schema: str,
+    before: Mapping[str, TableIdentity | None],
+    counts: Mapping[str, int],
+    where: str,
+) -> None:
+    """Refuse a stage whose legacy tables changed storage while it read them, or that read one as empty while the
+    server counts rows in it.
+
+    TRUNCATE is not MVCC-safe: a table truncated and refilled by another session after the stage's snapshot was
+    taken reads as empty in that snapshot, and migrating that would delete every target row of the table. A
+    truncate, a rewrite, or a drop and re-create gives the table new storage, which the identities before and
+    after the copy show; a truncate and refill committed just before the snapshot leaves an empty table that
+    the statistics (updated at once, outside any snapshot) still count rows in.
+    """
+    after = _identities(watch, schema)
+    changed = [table for table in LEGACY_SCHEMA if before.get(table) != after.get(table)]
+    if changed:
+        raise LegacyChangedUnderStage(
+            f"legacy table(s) {', '.join(changed)} in {where} were truncated, rewritten or replaced by another "
+            "session while the stage read them (a reload in progress?); nothing was staged: run again once the "
+            "reload is done"
+        )
+    for table, copied in counts.items():
+        live = _live_rows(watch, schema, table) if copied == 0 else 0
+        if live:
+            raise LegacyChangedUnderStage(
+                f"legacy table {table} in {where} read as empty, but the server counts {live} rows in it now: it "
+                "was emptied and refilled by another session during the stage (a reload in progress?); nothing "
+                "was staged: run again once the reload is done"
+            )
+    if counts and not any(counts.values()):
+        raise no_legacy_rows(where)
+
+
+def no_legacy_rows(where: str) -> LegacySchemaError:
+    return LegacySchemaError(
+        f"the legacy tables in {where} hold no rows: nothing to migrate, and migrating nothing would empty "
+        "the target; point OLD_DATABASE_URL at the legacy database (or run `make seed` for the demo)"
+    )
+
+
+def require_legacy_rows(conn: _Connection, where: str, schema: str) -> None:
+    """Refuse a legacy database whose tables are all empty: one row in any table will do, no table is counted."""
+    cursor = conn.cursor()
+    try:
+        for table in LEGACY_SCHEMA:
+            cursor.execute(f"select exists (select from {qualified_name(schema, table)})")
+            row = cursor.fetchone()
+            if row and row[0]:
+                return
+    finally:
+        cursor.close()
+    raise no_legacy_rows(where)
 
 
 def _drop_loading(target: psycopg2.extensions.connection, tables: Mapping[str, object]) -> None:
@@ -283,7 +489,7 @@ def _drop_loading(target: psycopg2.extensions.connection, tables: Mapping[str, o
     target.commit()
 
 
-def stage(settings: Settings) -> dict[str, int]:
+def stage(settings: Settings, schema: str = DEFAULT_LEGACY_SCHEMA) -> dict[str, int]:
     """Copy every legacy table into staging, swapped in atomically; return rows copied per table.
 
     The legacy side reads in read-only repeatable-read transactions that share one exported snapshot, so all
@@ -291,14 +497,19 @@ def stage(settings: Settings) -> dict[str, int]:
     snapshot first. On the target each table loads into a fresh `<table>__loading` table that nothing reads;
     one transaction then drops the old staging tables and renames the new ones into place. A failure or a kill
     at any point before that commit leaves the previous staging tables as they were (at worst a loading table
-    stays behind, which the next stage replaces), and a reader never sees half a table.
+    stays behind, which the next stage replaces), and a reader never sees half a table. A legacy table
+    truncated or replaced while the stage reads it stops the stage before the swap (`check_read_whole`).
     """
     where = settings.old.describe()
     with (
         # closing(): a psycopg2 connection's own `with` ends a transaction but leaves the connection open.
+        closing(connect_for_copy(settings.old)) as watch,
         closing(_open_legacy(settings)) as source,
         closing(_open_target(settings)) as target,
     ):
+        watch.set_session(readonly=True, autocommit=True)
+        # Before the snapshot: any change of storage from here to the end of the copy shows in check_read_whole.
+        before = _identities(watch, schema)
         with source.cursor() as cursor:
             # The first statement fixes the snapshot; the loads import it, and this transaction, which exported
             # it, stays open until they are done.
@@ -306,7 +517,7 @@ def stage(settings: Settings) -> dict[str, int]:
             row = cursor.fetchone()
             assert row is not None
             taken_at, snapshot = row
-        tables = check_legacy_schema(source, where)
+        tables = check_legacy_schema(source, where, schema).columns
         with target.cursor() as cursor:
             cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(STAGING_SCHEMA)))
         target.commit()
@@ -314,7 +525,7 @@ def stage(settings: Settings) -> dict[str, int]:
         pool = ThreadPoolExecutor(max_workers=len(tables), thread_name_prefix="stage")
         try:
             loads = {
-                table: pool.submit(_load, settings, str(snapshot), table, columns, position, opened)
+                table: pool.submit(_load, settings, str(snapshot), table, columns, position, opened, schema)
                 for position, (table, columns) in enumerate(tables.items())
             }
             wait(loads.values())
@@ -332,6 +543,11 @@ def stage(settings: Settings) -> dict[str, int]:
             _drop_loading(target, tables)
             raise failures[0]
         counts = {table: load.result() for table, load in loads.items()}
+        try:
+            check_read_whole(watch, schema, before, counts, where)
+        except PipelineError:
+            _drop_loading(target, tables)
+            raise
         _swap_in(target, counts, taken_at)
         target.commit()
         source.rollback()

@@ -14,7 +14,8 @@ from seeder.generate import Sizes
 
 ENVIRONMENT_HELP = (
     "Reads OLD_DATABASE_URL / NEW_DATABASE_URL or OLD_DB_* / NEW_DB_* from the environment or .env; "
-    "with neither, uses the embedded server."
+    "with neither, uses the embedded server. Generated data goes only into the embedded server's old_bad_db, "
+    "unless --configured-database names the configured legacy database."
 )
 
 
@@ -38,6 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="legacy: only what the legacy app itself wrote; dirty (default): every pattern of the dirt catalogue",
     )
     parser.add_argument("--replace", action="store_true", help="drop and regenerate legacy tables that hold data")
+    parser.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="seed only the embedded demo database, and only when its legacy tables are missing or empty; "
+        "otherwise say why not and do nothing (what `make migrate` runs first)",
+    )
+    parser.add_argument(
+        "--configured-database",
+        metavar="NAME",
+        help="write generated data into the configured (non-embedded) legacy database, which must be named NAME: "
+        "for a scratch database of your own, never a real legacy database",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     score = commands.add_parser(
         "score",
@@ -69,11 +82,35 @@ def main(argv: list[str] | None = None) -> int:
             from seeder.score import score
 
             return score(settings, args.reports)
-        from seeder.seed import seed
+        from loader.db import connect
+        from seeder.seed import NotADemoDatabase, legacy_row_counts, seed
 
+        old = settings.old
+        if old.origin != "embedded" and args.configured_database != old.name:
+            if args.if_empty:
+                print(f"the legacy database is configured ({old.describe()}): not seeded, it is migrated as it is")
+                return 0
+            named = f" (--configured-database names {args.configured_database})" if args.configured_database else ""
+            raise NotADemoDatabase(
+                f"the legacy database {old.describe()} is configured in .env or the environment{named}: the seeder "
+                "writes generated data only into the embedded server's demo database; to fill a scratch database "
+                f"of your own anyway, name it: python -m seeder --configured-database {old.name}"
+            )
+        if args.if_empty:
+            with connect(old) as conn:
+                filled = {table: n for table, n in legacy_row_counts(conn, settings.legacy_schema).items() if n}
+            if filled:
+                return 0
         sizes = Sizes(orders=args.size)
         started = time.perf_counter()
-        result = seed(settings.old, seed_value=args.seed, sizes=sizes, replace=args.replace, profile=args.profile)
+        result = seed(
+            old,
+            seed_value=args.seed,
+            sizes=sizes,
+            replace=args.replace,
+            profile=args.profile,
+            schema=settings.legacy_schema,
+        )
         elapsed = time.perf_counter() - started
         total = sum(result.rows.values())
         counts = ", ".join(f"{table} {n}" for table, n in result.rows.items())

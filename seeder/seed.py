@@ -12,7 +12,13 @@ from tqdm import tqdm
 from loader.cli_errors import PipelineError
 from loader.config import Database
 from loader.db import connect
-from loader.legacy_schema import LEGACY_SCHEMA, create_table_sql, required_columns
+from loader.legacy_schema import (
+    DEFAULT_LEGACY_SCHEMA,
+    LEGACY_SCHEMA,
+    create_table_sql,
+    qualified_name,
+    required_columns,
+)
 from seeder import answer_key
 from seeder.catalogue import DEFAULT_PROFILE, Profile
 from seeder.generate import Row, Sizes, generate
@@ -22,6 +28,10 @@ class LegacyDataExists(PipelineError):
     """The legacy database already holds data; the seeder never overwrites it unless told to."""
 
 
+class NotADemoDatabase(PipelineError):
+    """The seeder was pointed at a database it must not write generated data into."""
+
+
 @dataclass(frozen=True)
 class SeedResult:
     rows: dict[str, int]
@@ -29,13 +39,13 @@ class SeedResult:
     double_submits_settled: int = 0
 
 
-def legacy_row_counts(conn: psycopg.Connection) -> dict[str, int | None]:
-    """Rows per legacy table; None where the table does not exist."""
+def legacy_row_counts(conn: psycopg.Connection, schema: str = DEFAULT_LEGACY_SCHEMA) -> dict[str, int | None]:
+    """Rows per legacy table in the schema; None where the table does not exist."""
     counts: dict[str, int | None] = {}
     for table in LEGACY_SCHEMA:
-        exists = conn.execute("select to_regclass(%s) is not null", (f"public.{table}",)).fetchone()
+        exists = conn.execute("select to_regclass(%s) is not null", (qualified_name(schema, table),)).fetchone()
         if exists and exists[0]:
-            row = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(table))).fetchone()
+            row = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))).fetchone()
             counts[table] = int(row[0]) if row else 0
         else:
             counts[table] = None
@@ -52,12 +62,34 @@ def _copy_rows(cur: psycopg.Cursor, target: sql.Composable, columns: Iterable[st
     return count
 
 
+def require_utf8(conn: psycopg.Connection, database: Database) -> None:
+    """Generated names and addresses hold characters of every script: only a UTF8 database stores them all."""
+    row = conn.execute("select pg_encoding_to_char(encoding) from pg_database where datname = current_database()")
+    encoding = str((row.fetchone() or ("?",))[0])
+    if encoding != "UTF8":
+        raise NotADemoDatabase(
+            f"{database.describe()} is encoded {encoding}, and the generated demo data holds characters it cannot "
+            f"store; create the demo database with encoding UTF8 (createdb -E UTF8 -T template0 {database.name})"
+        )
+
+
 def seed(
-    database: Database, *, seed_value: int, sizes: Sizes, replace: bool, profile: Profile = DEFAULT_PROFILE
+    database: Database,
+    *,
+    seed_value: int,
+    sizes: Sizes,
+    replace: bool,
+    profile: Profile = DEFAULT_PROFILE,
+    schema: str = DEFAULT_LEGACY_SCHEMA,
 ) -> SeedResult:
-    """Write the legacy tables and their answer key; refuse to touch a legacy database that holds data."""
-    with connect(database) as conn:
-        existing = legacy_row_counts(conn)
+    """Write the legacy tables and their answer key; refuse to touch a legacy database that holds data.
+
+    Every statement names the schema, so a search_path that starts elsewhere can neither receive the tables nor
+    have a table of the same name dropped.
+    """
+    with connect(database, client_encoding="UTF8") as conn:
+        require_utf8(conn, database)
+        existing = legacy_row_counts(conn, schema)
         filled = {table: n for table, n in existing.items() if n}
         if filled and not replace:
             listed = ", ".join(f"{table} ({n} rows)" for table, n in filled.items())
@@ -71,13 +103,14 @@ def seed(
             conn.cursor() as cur,
             tqdm(total=sizes.total, desc="seed", unit=" rows", unit_scale=True, leave=False, disable=None) as bar,
         ):
+            cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
             for table in LEGACY_SCHEMA:
-                cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(table)))
-                cur.execute(create_table_sql(table))
+                cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, table)))
+                cur.execute(create_table_sql(table, schema))
             answer_key.create(conn)
             for chunk in generate(seed_value, sizes, profile):
                 written[chunk.table] += _copy_rows(
-                    cur, sql.Identifier(chunk.table), required_columns(chunk.table), chunk.legacy_rows
+                    cur, sql.Identifier(schema, chunk.table), required_columns(chunk.table), chunk.legacy_rows
                 )
                 answers += _copy_rows(
                     cur,
@@ -99,5 +132,5 @@ def seed(
             }
             answer_key.write_catalogue(conn, profile, meta)
             for table in LEGACY_SCHEMA:
-                cur.execute(sql.SQL("analyze {}").format(sql.Identifier(table)))
+                cur.execute(sql.SQL("analyze {}").format(sql.Identifier(schema, table)))
     return SeedResult(rows=written, answer_rows=answers, double_submits_settled=settled)

@@ -70,6 +70,10 @@ class Databases:
     def old(self) -> psycopg.Connection:
         return psycopg.connect(self.old_url, autocommit=True)
 
+    def seed(self, *args: str) -> None:
+        """Fill the legacy database with generated data, naming it as the seeder asks of a configured database."""
+        run_module("seeder", "--configured-database", self.old_name, *args, env=self.env())
+
     def new(self) -> psycopg.Connection:
         return psycopg.connect(self.new_url, autocommit=True)
 
@@ -154,7 +158,7 @@ def migrated_template(server: Server, tmp_path_factory: pytest.TempPathFactory) 
     pair = Databases(server, "old_bad_db_template", "new_good_db_template", tmp_path_factory.mktemp("template"))
     _create_from(server, pair, None)
     env = pair.env()
-    run_module("seeder", "--size", "300", "--seed", "7", env=env)
+    pair.seed("--size", "300", "--seed", "7")
     with pair.old() as conn:
         for statement, params in TEMPLATE_EXTRA_ROWS:
             conn.execute(statement, params)

@@ -73,7 +73,7 @@ def test_stage_copies_every_row_and_value_as_text_with_extra_columns_and_records
     databases: Databases,
 ) -> None:
     env = databases.env()
-    run_module("seeder", "--size", "200", "--seed", "3", env=env)
+    databases.seed("--size", "200", "--seed", "3")
     with databases.old() as conn:
         conn.execute("create type tier as enum ('gold', 'silver')")
         # Extra legacy columns, with a name that needs quoting and a type the target does not have.
@@ -106,7 +106,7 @@ def test_a_loader_killed_mid_copy_leaves_the_previous_staging_intact_and_the_nex
     databases: Databases,
 ) -> None:
     env = databases.env()
-    run_module("seeder", "--size", "200", "--seed", "4", env=env)
+    databases.seed("--size", "200", "--seed", "4")
     run_module("alembic", "upgrade", "head", env=env)
     run_module("loader", "stage", env=env)
     before = staging_fingerprints(databases)
@@ -148,7 +148,7 @@ def test_a_loader_killed_mid_copy_leaves_the_previous_staging_intact_and_the_nex
 
 def test_a_loader_killed_while_swapping_leaves_the_previous_staging_intact(databases: Databases) -> None:
     env = databases.env()
-    run_module("seeder", "--size", "200", "--seed", "5", env=env)
+    databases.seed("--size", "200", "--seed", "5")
     run_module("alembic", "upgrade", "head", env=env)
     run_module("loader", "stage", env=env)
     before = staging_fingerprints(databases)
@@ -172,7 +172,7 @@ def test_a_loader_killed_while_swapping_leaves_the_previous_staging_intact(datab
 
 def test_a_legacy_table_missing_a_column_fails_the_stage_cleanly_and_leaves_staging_alone(databases: Databases) -> None:
     env = databases.env()
-    run_module("seeder", "--size", "50", env=env)
+    databases.seed("--size", "50")
     run_module("alembic", "upgrade", "head", env=env)
     run_module("loader", "stage", env=env)
     before = staging_fingerprints(databases)

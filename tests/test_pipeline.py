@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import psycopg
 from conftest import Databases, run_module
 from helpers import LEGACY_KEYS, count, target_fingerprints
 
@@ -32,7 +36,7 @@ def _accounted_ids(databases: Databases, legacy_table: str) -> tuple[set[int], s
 
 def test_migrate_accounts_for_every_legacy_row_and_a_rerun_changes_nothing(databases: Databases) -> None:
     env = databases.env()
-    run_module("seeder", "--size", "400", "--seed", "7", env=env)
+    databases.seed("--size", "400", "--seed", "7")
     with databases.old() as conn:
         # Rows the seeder cannot know about: a SQL-looking name, and an order that names nobody.
         conn.execute(
@@ -75,34 +79,26 @@ def test_migrate_accounts_for_every_legacy_row_and_a_rerun_changes_nothing(datab
     assert set(second_written) == set(first_written) and not any(second_written.values())
 
 
-def test_migrate_seeds_an_empty_legacy_database_but_never_an_existing_one(databases: Databases) -> None:
-    env = databases.env()
-    result = run_module("loader", "migrate", env=env)
-    assert "seeded the empty legacy database" in result.stdout
-    with databases.old() as conn:
-        orders = count(conn, "select count(*) from old_orders")
-        assert orders > 0
-        conn.execute("delete from old_orders where id > 10")
-        left = count(conn, "select count(*) from old_orders")
-    again = run_module("loader", "migrate", env=env)
-    assert "seeded" not in again.stdout
-    with databases.old() as conn:
-        assert count(conn, "select count(*) from old_orders") == left
-    with databases.new() as conn:
-        assert (
-            count(conn, "select count(*) from orders")
-            + count(
-                conn,
-                "select count(*) from migration_ledger where legacy_table = 'old_orders' and outcome <> 'warning' "
-                "and run_id = (select max(run_id) from migration_runs)",
-            )
-            == left
-        )
+def test_make_migrate_seeds_only_the_embedded_demo_and_only_when_it_is_empty(tmp_path: Path) -> None:
+    """`make migrate` runs `python -m seeder --if-empty` first: on the embedded server with nothing configured."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OLD_", "NEW_"))}
+    env.update(LEGACY_MIGRATE_ENV_FILE=os.devnull, LEGACY_MIGRATE_PGDATA=str(tmp_path / "pgdata"))
+    try:
+        first = run_module("seeder", "--if-empty", "--size", "50", env=env)
+        assert "seeded" in first.stdout and "old_orders 50" in first.stdout
+        again = run_module("seeder", "--if-empty", "--size", "80", env=env)
+        assert again.stdout == ""
+        urls = run_module("loader", "db-urls", env=env).stdout
+        old_url = urls.splitlines()[0].split("=", 1)[1]
+        with psycopg.connect(old_url) as conn:
+            assert count(conn, "select count(*) from old_orders") == 50
+    finally:
+        run_module("loader", "db-stop", env=env)
 
 
 def test_publish_refuses_marts_not_built_from_the_current_staging(databases: Databases) -> None:
     env = databases.env()
-    run_module("seeder", "--size", "200", "--seed", "5", env=env)
+    databases.seed("--size", "200", "--seed", "5")
     run_module("loader", "migrate", env=env)
     with databases.old() as conn:
         conn.execute("update old_users set full_name = 'Changed Since' where id = 1")

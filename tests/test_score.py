@@ -12,7 +12,7 @@ from seeder import catalogue
 
 def test_a_legacy_database_without_an_answer_key_is_not_scored(databases: Databases, tmp_path: Path) -> None:
     env = databases.env()
-    run_module("seeder", "--size", "50", env=env)
+    databases.seed("--size", "50")
     with databases.old() as conn:
         conn.execute("drop schema answer_key cascade")
     result = run_module("seeder", "score", "--reports", str(tmp_path / "reports"), env=env)
@@ -23,7 +23,7 @@ def test_a_legacy_database_without_an_answer_key_is_not_scored(databases: Databa
 
 def test_scoring_before_any_migration_fails_with_one_line(databases: Databases, tmp_path: Path) -> None:
     env = databases.env()
-    run_module("seeder", "--size", "50", env=env)
+    databases.seed("--size", "50")
     result = run_module("seeder", "score", "--reports", str(tmp_path), env=env, check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -41,7 +41,7 @@ def test_a_migrated_dirty_database_is_scored_and_the_score_drops_when_the_target
     databases: Databases, tmp_path: Path
 ) -> None:
     env = databases.env()
-    run_module("seeder", "--size", "400", "--seed", "3", env=env)
+    databases.seed("--size", "400", "--seed", "3")
     run_module("loader", "migrate", env=env)
     report = _score(databases, tmp_path / "first")
 

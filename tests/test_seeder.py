@@ -40,14 +40,14 @@ def checksums(conn: psycopg.Connection) -> dict[str, str]:
 
 def test_the_same_seed_and_size_give_the_same_tables_and_another_seed_does_not(databases: Databases) -> None:
     env = databases.env()
-    first = run_module("seeder", "--size", "300", "--seed", "5", env=env)
+    first = run_module("seeder", "--configured-database", databases.old_name, "--size", "300", "--seed", "5", env=env)
     assert "rows/s" in first.stdout and "answer key" in first.stdout
     with databases.old() as conn:
         before = checksums(conn)
-    run_module("seeder", "--size", "300", "--seed", "5", "--replace", env=env)
+    databases.seed("--size", "300", "--seed", "5", "--replace")
     with databases.old() as conn:
         assert checksums(conn) == before
-    run_module("seeder", "--size", "300", "--seed", "6", "--replace", env=env)
+    databases.seed("--size", "300", "--seed", "6", "--replace")
     with databases.old() as conn:
         other = checksums(conn)
     for table in ("public.old_users", "public.old_products", "public.old_orders", "answer_key.orders"):
@@ -55,7 +55,7 @@ def test_the_same_seed_and_size_give_the_same_tables_and_another_seed_does_not(d
 
 
 def test_every_legacy_row_has_one_answer_and_every_pattern_is_catalogued(databases: Databases) -> None:
-    run_module("seeder", "--size", "500", "--seed", "2", env=databases.env())
+    databases.seed("--size", "500", "--seed", "2")
     with databases.old() as conn:
         for legacy, answer in (("old_users", "users"), ("old_products", "products"), ("old_orders", "orders")):
             missing = count(
@@ -77,7 +77,7 @@ def test_every_legacy_row_has_one_answer_and_every_pattern_is_catalogued(databas
 
 def test_the_loader_never_copies_the_answer_key(databases: Databases) -> None:
     env = databases.env()
-    run_module("seeder", "--size", "100", env=env)
+    databases.seed("--size", "100")
     run_module("alembic", "upgrade", "head", env=env)
     run_module("loader", "stage", env=env)
     with databases.new() as conn:
@@ -100,12 +100,12 @@ def test_no_pipeline_code_mentions_the_answer_key() -> None:
 
 
 def test_make_migrate_seeds_the_dirty_profile() -> None:
-    # loader/pipeline.py calls seed() without a profile when the legacy database is empty.
+    # `make migrate` runs `python -m seeder --if-empty`, whose --profile defaults to seed()'s.
     assert inspect.signature(seed).parameters["profile"].default == "dirty"
 
 
 def test_the_legacy_profile_writes_only_what_the_legacy_app_wrote(databases: Databases) -> None:
-    run_module("seeder", "--size", "500", "--profile", "legacy", env=databases.env())
+    databases.seed("--size", "500", "--profile", "legacy")
     with databases.old() as conn:
         statuses = {row[0] for row in conn.execute("select distinct status_text from old_orders")}
         categories = {row[0] for row in conn.execute("select distinct category_name_redundant from old_products")}

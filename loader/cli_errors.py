@@ -24,7 +24,8 @@ DEBUG_VARIABLE = "LEGACY_MIGRATE_DEBUG"
 _URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^\s:/@]*:)\S*@")
 
 
-def _first_line(exc: BaseException | None) -> str:
+def first_line(exc: BaseException | None) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
     text = str(exc).strip() if exc is not None else ""
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -41,10 +42,10 @@ def run_cli(body: Callable[[], int]) -> int:
         message = str(exc)
     except sqlalchemy.exc.DBAPIError as exc:
         failure = exc
-        message = f"the database refused a statement: {_first_line(exc.orig)}"
+        message = f"the database refused a statement: {first_line(exc.orig)}"
     except (psycopg.Error, psycopg2.Error) as exc:
         failure = exc
-        message = f"the database refused a statement: {_first_line(exc)}"
+        message = f"the database refused a statement: {first_line(exc)}"
     except Exception as exc:
         # Anything else (an Alembic CommandError, a UnicodeDecodeError, a bug): still one line, naming its type.
         failure = exc
@@ -61,5 +62,5 @@ def _unexpected(exc: Exception) -> str:
     # Alembic is imported only by the commands that migrate the schema; if it is not loaded, this is not its error.
     alembic_exc = sys.modules.get("alembic.util.exc")
     if alembic_exc is not None and isinstance(exc, alembic_exc.CommandError):
-        return f"alembic: {_first_line(exc)}"
-    return f"{type(exc).__name__}: {_first_line(exc)} (unexpected; {DEBUG_VARIABLE}=1 shows where it came from)"
+        return f"alembic: {first_line(exc)}"
+    return f"{type(exc).__name__}: {first_line(exc)} (unexpected; {DEBUG_VARIABLE}=1 shows where it came from)"

@@ -3,6 +3,7 @@ under the run lock, recorded in migration_runs, and ending with a report, whatev
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from loader.cli_errors import PipelineError
+from loader.cli_errors import PipelineError, first_line
 from loader.config import PROJECT_ROOT, ConfigError, Settings
 from loader.db import check_distinct_databases, connect, engine
 from loader.legacy_schema import LEGACY_SCHEMA
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 TransformEngine = Literal["dbt", "pandas"]
 MART_TABLES = ("users", "addresses", "product_categories", "products", "orders", "order_items")
 
@@ -92,12 +94,25 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade_schema(settings: Settings) -> None:
+def _schema_revision(settings: Settings) -> str | None:
+    with connect(settings.new) as conn:
+        found = conn.execute("select to_regclass('alembic_version') is not null").fetchone()
+        if not (found and found[0]):
+            return None
+        row = conn.execute("select string_agg(version_num, ',' order by version_num) from alembic_version").fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def upgrade_schema(settings: Settings) -> str | None:
+    """alembic upgrade head, quietly; return what changed ("0004 -> 0005", "none -> 0005"), or None."""
     from alembic import command
 
+    before = _schema_revision(settings)
     config = alembic_config(settings)
     config.attributes["quiet"] = True
     command.upgrade(config, "head")
+    after = _schema_revision(settings)
+    return None if after == before else f"{before or 'none'} -> {after}"
 
 
 def require_target_schema(target: Engine) -> None:
@@ -133,9 +148,9 @@ def check_sides(settings: Settings) -> None:
         )
     with connect(settings.new) as conn:
         found = conn.execute(
-            "select array_agg(relname::text order by relname) filter (where relname = any(%s)), "
-            "bool_or(relname = 'migration_runs') from pg_class "
-            "where relnamespace = (select oid from pg_namespace where nspname = %s) and relkind in ('r', 'p')",
+            "select array_agg(relname::text order by relname) filter (where relname = any(%s) and relnamespace = "
+            "(select oid from pg_namespace where nspname = %s)), bool_or(relname = 'migration_runs') "
+            "from pg_class where relkind in ('r', 'p')",
             (list(LEGACY_SCHEMA), schema),
         ).fetchone()
     legacy_tables, is_target = found or (None, None)
@@ -212,11 +227,8 @@ def _publish_step(report: RunReport, target: Engine, options: RunOptions, lock: 
                     finish_run(conn, run_id, "planned", report.as_json())
                 return
             finish_run(conn, run_id, "published", {**report.as_json(), "status": "published"})
-            try:
-                lock.ensure_held()
-            except BaseException:
-                transaction.rollback()
-                raise
+            # Raising here leaves the transaction uncommitted: closing the connection rolls it back.
+            lock.ensure_held()
             transaction.commit()
             report.status = "published"
 
@@ -246,7 +258,7 @@ def recorded_run(settings: Settings, command_name: Command, options: RunOptions)
             yield report, lock
         except BaseException as exc:
             report.status = "failed"
-            report.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            report.error = first_line(exc)
             if report.run_id is not None:
                 _record_failure(settings, report)
             raise
@@ -264,7 +276,7 @@ def _record_failure(settings: Settings, report: RunReport) -> None:
         with engine(settings.new).begin() as conn:
             finish_run(conn, report.run_id or 0, "failed", report.as_json())
     except (ConfigError, SQLAlchemyError) as exc:
-        print(f"warning: could not record run {report.run_id} as failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        logger.warning("could not record run %s as failed: %s", report.run_id, first_line(exc))
 
 
 def _write_report_quietly(report: RunReport, folder: Path) -> None:
@@ -289,11 +301,10 @@ def migrate(settings: Settings, options: RunOptions | None = None) -> RunReport:
             require_dbt_compatible(settings)
         check_sides(settings)
         report.legacy_notes = list(legacy_shape(settings).notes)
-        upgrade_schema(settings)
+        report.schema_upgrade = upgrade_schema(settings)
         target = engine(settings.new)
         _open_run(report, target, "migrate")
-        report.rows_read = _timed_stage(report, settings)
-        lock.ensure_held()
+        report.rows_read = _timed_stage(report, settings, lock)
         _timed_transform(report, settings, options)
         lock.ensure_held()
         _classify(report, target)
@@ -322,14 +333,20 @@ def stage_only(settings: Settings, options: RunOptions | None = None) -> RunRepo
         target = engine(settings.new)
         require_target_schema(target)
         _open_run(report, target, "stage")
-        report.rows_read = _timed_stage(report, settings)
-        lock.ensure_held()
+        report.rows_read = _timed_stage(report, settings, lock)
         _close(report, target, "staged")
     return report
 
 
-def _timed_stage(report: RunReport, settings: Settings) -> dict[str, int]:
-    return _timed(report, "stage", "legacy rows read", lambda: stage(settings, settings.legacy_schema), _total)
+def _timed_stage(report: RunReport, settings: Settings, lock: RunLock) -> dict[str, int]:
+    # The lock is checked before the stage swaps its tables in: a run that lost it may have another beside it.
+    return _timed(
+        report,
+        "stage",
+        "legacy rows read",
+        lambda: stage(settings, settings.legacy_schema, before_commit=lock.ensure_held),
+        _total,
+    )
 
 
 def _timed_transform(report: RunReport, settings: Settings, options: RunOptions) -> dict[str, int]:
@@ -378,6 +395,8 @@ def format_summary(report: RunReport, report_dir: Path | None = None) -> str:
     lines = [f"run {report.run_id}: {headline}"]
     if report.abandoned_runs:
         lines.append("closed as failed, abandoned by a killed run: run " + ", ".join(map(str, report.abandoned_runs)))
+    if report.schema_upgrade:
+        lines.append(f"target schema upgraded (Alembic): {report.schema_upgrade}")
     lines.extend(f"note: {note}" for note in report.legacy_notes)
     if report.outcomes:
         lines.append("legacy rows read -> migrated / merged / rejected:")

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import psycopg
 from sqlalchemy import Connection, Engine, func, insert, update
 
-from loader.cli_errors import PipelineError
+from loader.cli_errors import PipelineError, first_line
 from loader.config import Database
 from loader.db import connect
 from loader.models import MigrationRun, table_of
@@ -82,7 +82,6 @@ LOCK_SESSION_SETTINGS = (
     ("statement_timeout", 0),
     ("lock_timeout", 90300),
 )
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
 class RunLockLost(PipelineError):
@@ -116,7 +115,7 @@ class RunLock:
                 (LOCK_CLASS, RUN_LOCK),
             ).fetchone()
         except psycopg.Error as exc:
-            raise self._lost(f"its session ended: {_first_line(exc)}") from exc
+            raise self._lost(f"its session ended: {first_line(exc)}") from exc
         if not (row and row[0]):
             raise self._lost("its session no longer holds it")
 
@@ -138,11 +137,6 @@ class RunLock:
             logger.info("the run lock's session ended before its unlock (%s); the server released the lock", exc)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _keep_session_alive(conn: psycopg.Connection[Any]) -> None:
     version = conn.info.server_version
     for setting, since in LOCK_SESSION_SETTINGS:
@@ -158,7 +152,7 @@ def run_lock(database: Database, command: Command, *, wait: bool) -> Iterator[Ru
     """
     application_name = f"legacy-migrate {command} (pid {os.getpid()})"
     # closing(), not the connection's own `with`: that one commits on the way out, which raises on a lost session.
-    with closing(connect(database, autocommit=True, application_name=application_name, **KEEPALIVES)) as conn:
+    with closing(connect(database, autocommit=True, application_name=application_name)) as conn:
         _keep_session_alive(conn)
         taken = conn.execute("select pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, RUN_LOCK)).fetchone()
         if not (taken and taken[0]):

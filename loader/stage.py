@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import closing, suppress
 from dataclasses import dataclass
@@ -159,9 +159,9 @@ def _staged_column(table: str, found: LegacyColumn, contract: ColumnContract | N
     if contract.family == "integer":
         if found.type_name not in INTEGER_TYPES:
             raise LegacySchemaError(
-                f"legacy column {where} is {found.type_sql}, but the pipeline reads it as {contract.describe()}; "
-                f"convert it (alter table {table} alter column {found.name} type int using …) or point "
-                "OLD_DATABASE_URL at the right database"
+                f"legacy column {where} is {found.type_sql}, but the pipeline reads it as {contract.describe()}: "
+                "migrate from a copy of the legacy database in which it is one, or point OLD_DATABASE_URL at the "
+                "right database"
             )
         note = ""
         if found.type_name != "int4":
@@ -195,8 +195,8 @@ def check_legacy_schema(conn: _Connection, where: str, schema: str = DEFAULT_LEG
                 raise LegacySchemaError(
                     f"the legacy schema {schema} of {where} has no table {table}, but has "
                     f"{', '.join(quote_identifier(name) for name in similar)}: the pipeline reads the legacy app's "
-                    f"lower-case names exactly; rename it (alter table {quote_identifier(similar[0])} rename to "
-                    f"{table}) or set OLD_DB_SCHEMA to the schema that holds {table}"
+                    f"lower-case names exactly; migrate from a copy in which it is named {table}, or set "
+                    f"OLD_DB_SCHEMA to the schema that holds {table}"
                 )
             raise LegacySchemaError(
                 f"the legacy database {where} has no table {table} in schema {schema}; point OLD_DATABASE_URL "
@@ -343,20 +343,31 @@ def _swap_in(target: psycopg2.extensions.connection, counts: Mapping[str, int], 
         cursor.execute(sql.SQL("insert into {} values (%s, %s)").format(snapshot), (taken_at, json.dumps(dict(counts))))
 
 
-# A killed stage's sessions should not run on: the server checks every 2 s that its client is still there.
-CHECK_CLIENT = "set client_connection_check_interval = '2s'"
+# A killed stage's sessions should not run on: the server checks every 2 s that its client is still there. And
+# a session that waits while others copy (the snapshot's exporter, the watcher, a load done early) must not be
+# ended by the server's idle timeouts, which would fail a stage that was going well.
+STAGE_SESSION = (
+    "set client_connection_check_interval = '2s'",
+    "set idle_session_timeout = 0",
+    "set idle_in_transaction_session_timeout = 0",
+)
+
+
+def _keep_session(conn: psycopg2.extensions.connection) -> None:
+    """STAGE_SESSION's settings, outside any transaction; an older server (before 14) lacks the first two."""
+    autocommit = conn.autocommit
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        for setting in STAGE_SESSION if conn.server_version >= 140000 else STAGE_SESSION[2:]:
+            cursor.execute(setting)
+    conn.autocommit = autocommit
 
 
 def _open_legacy(settings: Settings, snapshot: str | None = None) -> psycopg2.extensions.connection:
     """A legacy connection in a read-only repeatable-read transaction, on `snapshot` when one is given."""
     source = connect_for_copy(settings.old)
     try:
-        if source.server_version >= 140000:
-            # An older legacy server lacks the setting; there a killed stage's COPY ends when it next sends rows.
-            source.autocommit = True
-            with source.cursor() as cursor:
-                cursor.execute(CHECK_CLIENT)
-            source.autocommit = False
+        _keep_session(source)
         source.set_session(isolation_level="REPEATABLE READ", readonly=True)
         if snapshot is not None:
             with source.cursor() as cursor:
@@ -369,7 +380,13 @@ def _open_legacy(settings: Settings, snapshot: str | None = None) -> psycopg2.ex
 
 
 def _open_target(settings: Settings) -> psycopg2.extensions.connection:
-    return connect_for_copy(settings.new, options="-c client_connection_check_interval=2s")
+    target = connect_for_copy(settings.new)
+    try:
+        _keep_session(target)
+    except BaseException:
+        target.close()
+        raise
+    return target
 
 
 def _load(
@@ -397,7 +414,7 @@ class TableIdentity:
     filenode: int
 
 
-def _identities(watch: psycopg2.extensions.connection, schema: str) -> dict[str, TableIdentity | None]:
+def table_identities(watch: psycopg2.extensions.connection, schema: str) -> dict[str, TableIdentity | None]:
     """Each legacy table's identity now (the watcher is in autocommit: every call reads the catalogue afresh)."""
     found: dict[str, TableIdentity | None] = {}
     with watch.cursor() as cursor:
@@ -422,6 +439,13 @@ def _live_rows(watch: psycopg2.extensions.connection, schema: str, table: str) -
     return int(row[0]) if row else 0
 
 
+# How far the rows read may fall short of the server's statistics before the stage calls it a reload caught
+# half-way: rows the legacy application inserted while the stage ran, and statistics a few seconds behind,
+# stay well inside this.
+MISSING_ROWS_TOLERATED = 100
+MISSING_SHARE_TOLERATED = 0.25
+
+
 def check_read_whole(
     watch: psycopg2.extensions.connection,
     schema: str,
@@ -429,16 +453,18 @@ def check_read_whole(
     counts: Mapping[str, int],
     where: str,
 ) -> None:
-    """Refuse a stage whose legacy tables changed storage while it read them, or that read one as empty while the
-    server counts rows in it.
+    """Refuse a stage whose legacy tables changed storage while it read them, or that read far fewer rows of one
+    than the server counts in it.
 
     TRUNCATE is not MVCC-safe: a table truncated and refilled by another session after the stage's snapshot was
     taken reads as empty in that snapshot, and migrating that would delete every target row of the table. A
     truncate, a rewrite, or a drop and re-create gives the table new storage, which the identities before and
-    after the copy show; a truncate and refill committed just before the snapshot leaves an empty table that
-    the statistics (updated at once, outside any snapshot) still count rows in.
+    after the copy show. A reload in several transactions (a truncate committed before the stage began, the
+    refill after its snapshot) leaves a snapshot of a table part-filled, which the statistics (kept outside any
+    snapshot, a few seconds behind at most) count more rows in. Statistics are the backstop only where the
+    server keeps them: not on a hot standby, nor with track_counts off.
     """
-    after = _identities(watch, schema)
+    after = table_identities(watch, schema)
     changed = [table for table in LEGACY_SCHEMA if before.get(table) != after.get(table)]
     if changed:
         raise LegacyChangedUnderStage(
@@ -447,12 +473,12 @@ def check_read_whole(
             "reload is done"
         )
     for table, copied in counts.items():
-        live = _live_rows(watch, schema, table) if copied == 0 else 0
-        if live:
+        live = _live_rows(watch, schema, table)
+        if live - copied > max(MISSING_ROWS_TOLERATED, live * MISSING_SHARE_TOLERATED):
             raise LegacyChangedUnderStage(
-                f"legacy table {table} in {where} read as empty, but the server counts {live} rows in it now: it "
-                "was emptied and refilled by another session during the stage (a reload in progress?); nothing "
-                "was staged: run again once the reload is done"
+                f"legacy table {table} in {where} read as {copied} rows, but the server counts {live} in it now: "
+                "it was emptied and is being refilled by another session (a reload in progress?); nothing was "
+                "staged: run again once the reload is done"
             )
     if counts and not any(counts.values()):
         raise no_legacy_rows(where)
@@ -489,7 +515,9 @@ def _drop_loading(target: psycopg2.extensions.connection, tables: Mapping[str, o
     target.commit()
 
 
-def stage(settings: Settings, schema: str = DEFAULT_LEGACY_SCHEMA) -> dict[str, int]:
+def stage(
+    settings: Settings, schema: str = DEFAULT_LEGACY_SCHEMA, before_commit: Callable[[], None] | None = None
+) -> dict[str, int]:
     """Copy every legacy table into staging, swapped in atomically; return rows copied per table.
 
     The legacy side reads in read-only repeatable-read transactions that share one exported snapshot, so all
@@ -498,7 +526,8 @@ def stage(settings: Settings, schema: str = DEFAULT_LEGACY_SCHEMA) -> dict[str, 
     one transaction then drops the old staging tables and renames the new ones into place. A failure or a kill
     at any point before that commit leaves the previous staging tables as they were (at worst a loading table
     stays behind, which the next stage replaces), and a reader never sees half a table. A legacy table
-    truncated or replaced while the stage reads it stops the stage before the swap (`check_read_whole`).
+    truncated or replaced while the stage reads it stops the stage before the swap (`check_read_whole`), and so
+    does `before_commit` when it raises (the pipeline checks its run lock there).
     """
     where = settings.old.describe()
     with (
@@ -507,9 +536,10 @@ def stage(settings: Settings, schema: str = DEFAULT_LEGACY_SCHEMA) -> dict[str, 
         closing(_open_legacy(settings)) as source,
         closing(_open_target(settings)) as target,
     ):
+        _keep_session(watch)
         watch.set_session(readonly=True, autocommit=True)
         # Before the snapshot: any change of storage from here to the end of the copy shows in check_read_whole.
-        before = _identities(watch, schema)
+        before = table_identities(watch, schema)
         with source.cursor() as cursor:
             # The first statement fixes the snapshot; the loads import it, and this transaction, which exported
             # it, stays open until they are done.
@@ -545,7 +575,9 @@ def stage(settings: Settings, schema: str = DEFAULT_LEGACY_SCHEMA) -> dict[str, 
         counts = {table: load.result() for table, load in loads.items()}
         try:
             check_read_whole(watch, schema, before, counts, where)
-        except PipelineError:
+            if before_commit is not None:
+                before_commit()
+        except BaseException:
             _drop_loading(target, tables)
             raise
         _swap_in(target, counts, taken_at)

@@ -8,12 +8,16 @@ import subprocess
 import sys
 
 import psycopg
+import psycopg2
+import pytest
 from conftest import PROJECT_ROOT, Databases, run_module
 from helpers import count, target_fingerprints
 from psycopg import sql
-from test_loader import blocked_on_lock, wait_for
+from test_loader import blocked_on_lock, staging_fingerprints, wait_for
 
 from loader.legacy_schema import LEGACY_SCHEMA, create_table_sql
+from loader.publish import ChangeLimit
+from loader.stage import LegacyChangedUnderStage, check_read_whole, table_identities
 
 
 def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -103,7 +107,7 @@ def test_a_search_path_pointing_elsewhere_stages_the_legacy_schema_and_a_mixed_c
     with migrated.old() as conn:
         conn.execute('alter table public.old_orders rename to "Old_Orders"')
     line = _one_error_line(run_module("loader", "stage", env=env, check=False))
-    assert '"Old_Orders"' in line and "rename" in line
+    assert '"Old_Orders"' in line and "lower-case names exactly" in line
 
     # The legacy tables in a schema of their own, named by OLD_DB_SCHEMA.
     with migrated.old() as conn:
@@ -169,7 +173,8 @@ def test_a_legacy_table_that_shrank_past_the_limit_stops_the_run_until_a_person_
     failed = [gate for gate in report["gates"] if not gate["passed"]]
     assert {(gate["gate"], gate["subject"]) for gate in failed} >= {("mass change", "old_orders")}
 
-    allowed = run_module("loader", "migrate", "--allow-mass-change", env=env)
+    # The marts the refused run built are current: a person who has checked publishes them.
+    allowed = run_module("loader", "publish", "--allow-mass-change", env=env)
     assert "published" in allowed.stdout
     with migrated.new() as conn:
         assert count(conn, "select count(*) from orders") < orders_before * 0.5
@@ -183,9 +188,9 @@ def test_a_run_that_would_rewrite_most_of_a_target_table_stops_until_a_person_al
         conn.execute("update old_users set full_name = full_name || ' Jr' where full_name is not null")
     line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
     assert "mass change users" in line and "rewritten" in line
-    planned = run_module("loader", "migrate", "--max-change-share", "100%", "--dry-run", env=env)
+    planned = run_module("loader", "publish", "--max-change-share", "100%", "--dry-run", env=env)
     assert "planned" in planned.stdout
-    run_module("loader", "migrate", "--allow-mass-change", env=env)
+    run_module("loader", "publish", "--allow-mass-change", env=env)
     with migrated.new() as conn:
         assert count(conn, "select count(*) from users where full_name like '%% Jr'") > 0
 
@@ -254,3 +259,71 @@ def test_a_target_whose_name_dbt_cannot_quote_stops_before_anything_is_written(d
     finally:
         with databases.server.admin() as conn:
             conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+def test_swapped_old_and_new_on_a_first_run_are_refused_too(databases: Databases) -> None:
+    databases.seed("--size", "20")
+    env = databases.env(OLD_DATABASE_URL=databases.new_url, NEW_DATABASE_URL=databases.old_url)
+    with databases.old() as old:
+        before = (_tables(old), _schemas(old))
+    line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
+    assert "looks like the legacy database" in line and "swapped" in line
+    with databases.old() as old, databases.new() as new:
+        assert (_tables(old), _schemas(old)) == before
+        assert _tables(new) == set()
+
+
+def test_the_stage_refuses_a_table_read_far_short_of_what_the_server_counts(migrated: Databases) -> None:
+    """A reload in two transactions: the truncate committed before the stage began, the refill after its
+    snapshot. The storage did not change while the stage read, but the statistics count the refilled rows."""
+    with migrated.old() as conn:
+        conn.execute("analyze")  # this copy of the template has no statistics of its own yet
+        counts = {table: count(conn, f"select count(*) from {table}") for table in LEGACY_SCHEMA}
+    watch = psycopg2.connect(migrated.old_url)
+    watch.autocommit = True
+    try:
+        before = table_identities(watch, "public")
+        check_read_whole(watch, "public", before, counts, "the legacy database")
+        with pytest.raises(LegacyChangedUnderStage, match="read as 0 rows, but the server counts"):
+            check_read_whole(watch, "public", before, {**counts, "old_orders": 0}, "the legacy database")
+    finally:
+        watch.close()
+
+
+def test_a_run_lock_lost_during_the_stage_swaps_nothing_in(migrated: Databases) -> None:
+    with migrated.old() as conn:
+        conn.execute("update old_users set full_name = 'Changed Since' where id = (select min(id) from old_users)")
+    before = staging_fingerprints(migrated)
+    with migrated.old() as blocker:
+        blocker.execute("begin")
+        blocker.execute("lock table old_orders in access exclusive mode")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "loader", "stage"],
+            cwd=PROJECT_ROOT,
+            env=migrated.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        with migrated.old() as watcher:
+            wait_for(lambda: blocked_on_lock(watcher, "copy") is not None, "the stage waits on old_orders", process)
+        with migrated.new() as admin:
+            admin.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'legacy-migrate "
+                "stage%%'"
+            )
+        blocker.execute("commit")
+        out, err = process.communicate(timeout=300)
+    assert process.returncode == 2, out + err
+    assert "run lock" in err and "was lost" in err
+    assert staging_fingerprints(migrated) == before
+
+
+def test_a_small_table_may_change_whole_but_emptying_one_is_always_a_mass_change() -> None:
+    limit = ChangeLimit(share=0.5)
+    assert limit.verdict(2, 3, emptied=False)[0]
+    assert not limit.verdict(3, 3, emptied=True)[0]
+    assert not limit.verdict(60, 100, emptied=False)[0]
+    assert limit.verdict(60, 100, emptied=False) != ChangeLimit(0.5, allowed=True).verdict(60, 100, emptied=False)
+    passed, why = ChangeLimit(share=1.0).verdict(100, 100, emptied=True)
+    assert not passed and why.startswith("the table would be left empty")

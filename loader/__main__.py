@@ -168,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "schema":
             from loader.pipeline import upgrade_schema
 
-            upgrade_schema(settings)
-            print(f"target schema of {settings.new.describe()} is at the latest revision")
+            upgraded = upgrade_schema(settings)
+            done = f" (upgraded {upgraded})" if upgraded else ""
+            print(f"target schema of {settings.new.describe()} is at the latest revision{done}")
             return 0
 
         from loader.pipeline import RunOptions, format_summary, migrate, publish_only, stage_only, transform_only

@@ -155,6 +155,11 @@ class RejectBudget:
         return self.per_table.get(legacy_table, self.default)
 
 
+# A change of fewer rows than this is never a mass change, whatever its share: two of three categories falling
+# out of use is a plausible fact. Emptying a table always is one.
+MASS_CHANGE_MIN_ROWS = 20
+
+
 @dataclass(frozen=True)
 class ChangeLimit:
     """How much one run may change before a person must confirm it (`--allow-mass-change`)."""
@@ -162,15 +167,20 @@ class ChangeLimit:
     share: float = DEFAULT_MAX_CHANGE_SHARE
     allowed: bool = False
 
-    def verdict(self, share: float, emptied: bool) -> tuple[bool, str]:
-        """Whether a change of this share passes, and the words that say why (with the override when needed)."""
-        if not emptied and share <= self.share:
+    def verdict(self, changed: int, held: int, emptied: bool) -> tuple[bool, str]:
+        """Whether changing `changed` of `held` rows passes, and the words that say why (with the override when
+        it is needed)."""
+        if emptied:
+            over = "the table would be left empty"
+        elif changed > max(MASS_CHANGE_MIN_ROWS - 1, held * self.share):
+            over = f"over the limit of {self.share:.0%}"
+        else:
             return True, f"limit {self.share:.0%}"
         if self.allowed:
-            return True, f"over the limit of {self.share:.0%}, allowed by --allow-mass-change"
+            return True, f"{over}, allowed by --allow-mass-change"
         return False, (
-            f"over the limit of {self.share:.0%}: check the legacy database; if the change is meant, run again with "
-            "--allow-mass-change (make … ALLOW_MASS_CHANGE=1)"
+            f"{over}: check the legacy database; if the change is meant, run again with --allow-mass-change "
+            "(make … ALLOW_MASS_CHANGE=1)"
         )
 
 
@@ -360,8 +370,9 @@ def legacy_shrink_gates(
         was = before.get(legacy_table)
         if not was:
             continue
-        fell = max(was - c.read, 0) / was
-        passed, why = limit.verdict(fell, emptied=c.read == 0)
+        lost = max(was - c.read, 0)
+        fell = lost / was
+        passed, why = limit.verdict(lost, was, emptied=c.read == 0)
         detail = f"{c.read} legacy rows now, {was} when run {run_id} published ({fell:.1%} fewer); {why}"
         gates.append(GateResult("mass change", legacy_table, passed, detail))
     return gates
@@ -394,7 +405,7 @@ def target_change_gates(
         inserted = after[name] - held + removed
         rewritten = max(written.get(name, 0) - inserted, 0)
         share = (removed + rewritten) / held
-        passed, why = limit.verdict(share, emptied=after[name] == 0)
+        passed, why = limit.verdict(removed + rewritten, held, emptied=after[name] == 0)
         detail = f"{removed} of {held} rows deleted and {rewritten} rewritten ({share:.1%}); {why}"
         gates.append(GateResult("mass change", name, passed, detail))
     return gates

@@ -130,6 +130,8 @@ class RunReport:
     abandoned_runs: list[int] = field(default_factory=list)
     # What differs between the legacy tables and the documented contract (wider columns, other types).
     legacy_notes: list[str] = field(default_factory=list)
+    # The Alembic revisions this run applied to the target ("0004 -> 0005"), if any.
+    schema_upgrade: str | None = None
     rows_read: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     reasons: list[ReasonCount] = field(default_factory=list)
@@ -159,6 +161,7 @@ class RunReport:
             "max_change_share": self.max_change_share,
             "allow_mass_change": self.allow_mass_change,
             "legacy_notes": self.legacy_notes,
+            "schema_upgrade": self.schema_upgrade,
             "rows_read": self.rows_read,
             "outcomes": self.outcomes,
             "reasons": [reason.as_json() for reason in self.reasons],

@@ -40,10 +40,17 @@ _CONSOLE_TIME = re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?\s+")
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """The process environment plus what profiles.yml reads; dbt never phones home."""
+    """The process environment plus what profiles.yml reads; dbt never phones home.
+
+    PGOPTIONS makes the server check every 2 s that dbt is still there: dbt dies with the loader, and the
+    statement its session was running then stops too, rather than run on, without the run lock, holding locks
+    the next run's transform waits for (the target is PostgreSQL 14 or newer, which has the setting).
+    """
+    options = " ".join(filter(None, (os.environ.get("PGOPTIONS"), "-c client_connection_check_interval=2s")))
     return {
         **os.environ,
         **settings.new.dbt_env(),
+        "PGOPTIONS": options,
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -129,7 +136,8 @@ def run_dbt(settings: Settings, *args: str) -> DbtRun:
         text=True,
         errors="replace",
         process_group=0,
-        # preexec_fn is unsafe in a process with threads; the loader starts none (psycopg and SQLAlchemy neither).
+        # preexec_fn is unsafe while other threads may hold locks: migrate's stage threads have ended by now (its
+        # pools are shut down), and the child only calls prctl before exec.
         preexec_fn=_die_with_parent(),
     ) as process:
         try:

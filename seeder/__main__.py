@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--if-empty",
         action="store_true",
-        help="seed only the embedded demo database, and only when its legacy tables are missing or empty; "
-        "otherwise say why not and do nothing (what `make migrate` runs first)",
+        help="seed only the embedded demo (both sides on the embedded server), and only when its legacy tables are "
+        "missing or empty; otherwise do nothing (what `make migrate` runs first)",
     )
     parser.add_argument(
         "--configured-database",
@@ -82,35 +82,35 @@ def main(argv: list[str] | None = None) -> int:
             from seeder.score import score
 
             return score(settings, args.reports)
-        from loader.db import connect
-        from seeder.seed import NotADemoDatabase, legacy_row_counts, seed
+        from seeder.seed import LegacyDataExists, NotADemoDatabase, seed
 
         old = settings.old
+        if args.if_empty and settings.new.origin != "embedded":
+            # What `make migrate` runs first: demo data is never migrated into a configured target.
+            print(f"the target database is configured ({settings.new.describe()}): the demo is not seeded")
+            return 0
         if old.origin != "embedded" and args.configured_database != old.name:
-            if args.if_empty:
-                print(f"the legacy database is configured ({old.describe()}): not seeded, it is migrated as it is")
-                return 0
             named = f" (--configured-database names {args.configured_database})" if args.configured_database else ""
             raise NotADemoDatabase(
                 f"the legacy database {old.describe()} is configured in .env or the environment{named}: the seeder "
                 "writes generated data only into the embedded server's demo database; to fill a scratch database "
                 f"of your own anyway, name it: python -m seeder --configured-database {old.name}"
             )
-        if args.if_empty:
-            with connect(old) as conn:
-                filled = {table: n for table, n in legacy_row_counts(conn, settings.legacy_schema).items() if n}
-            if filled:
-                return 0
         sizes = Sizes(orders=args.size)
         started = time.perf_counter()
-        result = seed(
-            old,
-            seed_value=args.seed,
-            sizes=sizes,
-            replace=args.replace,
-            profile=args.profile,
-            schema=settings.legacy_schema,
-        )
+        try:
+            result = seed(
+                old,
+                seed_value=args.seed,
+                sizes=sizes,
+                replace=args.replace,
+                profile=args.profile,
+                schema=settings.legacy_schema,
+            )
+        except LegacyDataExists:
+            if args.if_empty:
+                return 0
+            raise
         elapsed = time.perf_counter() - started
         total = sum(result.rows.values())
         counts = ", ".join(f"{table} {n}" for table, n in result.rows.items())

@@ -1,7 +1,7 @@
 """The answer key: schema `answer_key` in the legacy database, beside the tables it describes.
 
-The loader copies only public.old_users, old_products and old_orders, so the pipeline never sees it; nothing in
-loader/ or dbt_project/ may read it. Only the scorer (`python -m seeder score`) does.
+The loader copies only old_users, old_products and old_orders from the legacy schema, so the pipeline never sees
+it; nothing in loader/ or dbt_project/ may read it. Only the scorer (`python -m seeder score`) does.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from loader.legacy_schema import required_columns
+from loader.legacy_schema import DEFAULT_LEGACY_SCHEMA, required_columns
 from seeder import catalogue, orders, products, users
 from seeder.catalogue import Profile
 
@@ -112,7 +112,7 @@ def write_catalogue(conn: psycopg.Connection, profile: Profile, meta: dict[str, 
                 copy.write_row((key, value))
 
 
-def settle_double_submits(conn: psycopg.Connection) -> int:
+def settle_double_submits(conn: psycopg.Connection, schema: str = DEFAULT_LEGACY_SCHEMA) -> int:
     """Give every group of orders equal in all columns but the id the answer O3 gives; return rows changed.
 
     The generator writes its double submits on purpose, but two independent orders can also come out equal
@@ -125,7 +125,7 @@ def settle_double_submits(conn: psycopg.Connection) -> int:
         """
         with grouped as (
             select id, min(id) over (partition by {partition}) as first_id
-            from public.old_orders
+            from {orders}
         )
         update {answer} as answer
         set outcome = 'merged', reason_code = 'duplicate_order', merged_into_legacy_id = grouped.first_id,
@@ -137,7 +137,7 @@ def settle_double_submits(conn: psycopg.Connection) -> int:
             and grouped.first_id <> grouped.id
             and answer.merged_into_legacy_id is distinct from grouped.first_id
         """
-    ).format(partition=partition, answer=table_name("old_orders"))
+    ).format(partition=partition, orders=sql.Identifier(schema, "old_orders"), answer=table_name("old_orders"))
     with conn.cursor() as cur:
         cur.execute(statement)
         return cur.rowcount

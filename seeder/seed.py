@@ -87,7 +87,7 @@ def seed(
     Every statement names the schema, so a search_path that starts elsewhere can neither receive the tables nor
     have a table of the same name dropped.
     """
-    with connect(database, client_encoding="UTF8") as conn:
+    with connect(database) as conn:
         require_utf8(conn, database)
         existing = legacy_row_counts(conn, schema)
         filled = {table: n for table, n in existing.items() if n}
@@ -120,7 +120,7 @@ def seed(
                 )
                 bar.update(len(chunk.legacy_rows))
             answer_key.index_after_load(conn)
-            settled = answer_key.settle_double_submits(conn)
+            settled = answer_key.settle_double_submits(conn, schema)
             meta = {
                 "seed": str(seed_value),
                 "size": str(sizes.orders),

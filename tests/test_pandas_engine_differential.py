@@ -93,6 +93,20 @@ def _only_in(conn: psycopg.Connection[Any], left: sql.Composable, right: sql.Com
     return len(rows), sorted(rows)[:SHOWN]
 
 
+def set_aside_dbt_outputs(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[str, str, bool]]]:
+    """Copy what dbt wrote into the REFERENCE schema, before the pandas engine replaces it; return its columns."""
+    conn.execute(sql.SQL("create schema {}").format(sql.Identifier(REFERENCE)))
+    columns = {}
+    for schema, table in TABLES:
+        columns[table] = _columns(conn, schema, table)
+        conn.execute(
+            sql.SQL("create table {} as select * from {}").format(
+                sql.Identifier(REFERENCE, f"{schema}__{table}"), sql.Identifier(schema, table)
+            )
+        )
+    return columns
+
+
 def _differences(conn: psycopg.Connection[Any], schema: str, table: str) -> str:
     """What one engine wrote and the other did not, readably; '' when the two tables hold the same rows."""
     reference, candidate = sql.Identifier(REFERENCE, f"{schema}__{table}"), sql.Identifier(schema, table)
@@ -126,18 +140,7 @@ def _add_edge_rows(databases: Databases) -> None:
 
 def test_pandas_engine_writes_what_dbt_writes_on_the_dirty_profile(databases: Databases) -> None:
     env = databases.env(LEGACY_MIGRATE_REPORT_DIR=str(databases.scratch / "reports"))
-    run_module(
-        "seeder",
-        "--profile",
-        "dirty",
-        "--size",
-        str(SIZE),
-        "--seed",
-        "11",
-        "--configured-database",
-        databases.old_name,
-        env=env,
-    )
+    databases.seed("--profile", "dirty", "--size", str(SIZE), "--seed", "11")
     _add_edge_rows(databases)
     # The whole pipeline with dbt, up to the commit: schema, stage, transform, publish's gates.
     run_module("loader", "migrate", "--dry-run", env=env)
@@ -145,15 +148,7 @@ def test_pandas_engine_writes_what_dbt_writes_on_the_dirty_profile(databases: Da
     with databases.new() as conn:
         staged = conn.execute("select count(*) from staging.old_orders").fetchone()
         assert staged == (SIZE + len(EXTRA_ORDERS),)
-        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(REFERENCE)))
-        dbt_columns = {}
-        for schema, table in TABLES:
-            dbt_columns[table] = _columns(conn, schema, table)
-            conn.execute(
-                sql.SQL("create table {} as select * from {}").format(
-                    sql.Identifier(REFERENCE, f"{schema}__{table}"), sql.Identifier(schema, table)
-                )
-            )
+        dbt_columns = set_aside_dbt_outputs(conn)
 
     result = run_module("loader", "transform", "--engine", "pandas", env=env)
     assert "pandas transform wrote" in result.stdout
@@ -197,18 +192,7 @@ def test_pandas_engine_refuses_to_write_when_a_row_is_unaccounted_for() -> None:
 def test_both_engines_never_merge_into_a_rejected_user(databases: Databases) -> None:
     """U2 rejects first, U1 merges among the rest: a user sharing an email with a rejected one stays itself."""
     env = databases.env(LEGACY_MIGRATE_REPORT_DIR=str(databases.scratch / "reports"))
-    run_module(
-        "seeder",
-        "--profile",
-        "legacy",
-        "--size",
-        "100",
-        "--seed",
-        "3",
-        "--configured-database",
-        databases.old_name,
-        env=env,
-    )
+    databases.seed("--profile", "legacy", "--size", "100", "--seed", "3")
     with databases.old() as conn:
         conn.execute(
             "insert into old_users (id, username, email) values "

@@ -79,11 +79,19 @@ def test_migrate_accounts_for_every_legacy_row_and_a_rerun_changes_nothing(datab
     assert set(second_written) == set(first_written) and not any(second_written.values())
 
 
-def test_make_migrate_seeds_only_the_embedded_demo_and_only_when_it_is_empty(tmp_path: Path) -> None:
+def test_make_migrate_seeds_only_the_embedded_demo_and_only_when_it_is_empty(
+    databases: Databases, tmp_path: Path
+) -> None:
     """`make migrate` runs `python -m seeder --if-empty` first: on the embedded server with nothing configured."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OLD_", "NEW_"))}
     env.update(LEGACY_MIGRATE_ENV_FILE=os.devnull, LEGACY_MIGRATE_PGDATA=str(tmp_path / "pgdata"))
     try:
+        # The legacy side on the embedded server, said out loud, but a configured target: demo data would reach
+        # that target, so nothing is seeded.
+        mixed = run_module(
+            "seeder", "--if-empty", env={**env, "OLD_DATABASE_URL": "embedded", "NEW_DATABASE_URL": databases.new_url}
+        )
+        assert "not seeded" in mixed.stdout
         first = run_module("seeder", "--if-empty", "--size", "50", env=env)
         assert "seeded" in first.stdout and "old_orders 50" in first.stdout
         again = run_module("seeder", "--if-empty", "--size", "80", env=env)

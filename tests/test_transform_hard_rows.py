@@ -18,7 +18,7 @@ import pytest
 from conftest import Databases, run_module
 from psycopg import sql
 from sqlalchemy import create_engine
-from test_pandas_engine_differential import REFERENCE, TABLES, _columns, _differences
+from test_pandas_engine_differential import TABLES, _columns, _differences, set_aside_dbt_outputs
 
 from loader.publish import QUARANTINE_SCHEMA, classified_counts, conservation_gates
 
@@ -115,25 +115,12 @@ def _rows(conn: psycopg.Connection[Any], query: str, *params: object) -> list[tu
     return [tuple(row) for row in conn.execute(query, params)]  # type: ignore[arg-type]
 
 
-def _set_aside_dbt_outputs(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[str, str, bool]]]:
-    conn.execute(sql.SQL("create schema {}").format(sql.Identifier(REFERENCE)))
-    columns = {}
-    for schema, table in TABLES:
-        columns[table] = _columns(conn, schema, table)
-        conn.execute(
-            sql.SQL("create table {} as select * from {}").format(
-                sql.Identifier(REFERENCE, f"{schema}__{table}"), sql.Identifier(schema, table)
-            )
-        )
-    return columns
-
-
 def _both_engines(databases: Databases, env: dict[str, str]) -> Iterator[str]:
     """Transform with dbt, then with pandas on the same staged rows; yield after each, then compare the two."""
     run_module("loader", "transform", env=env)
     yield "dbt"
     with databases.new() as conn:
-        dbt_columns = _set_aside_dbt_outputs(conn)
+        dbt_columns = set_aside_dbt_outputs(conn)
     run_module("loader", "transform", "--engine", "pandas", env=env)
     yield "pandas"
     with databases.new() as conn:

@@ -42,10 +42,10 @@ def run_cli(body: Callable[[], int]) -> int:
         message = str(exc)
     except sqlalchemy.exc.DBAPIError as exc:
         failure = exc
-        message = f"the database refused a statement: {first_line(exc.orig)}"
+        message = _refused(first_line(exc.orig))
     except (psycopg.Error, psycopg2.Error) as exc:
         failure = exc
-        message = f"the database refused a statement: {first_line(exc)}"
+        message = _refused(first_line(exc))
     except Exception as exc:
         # Anything else (an Alembic CommandError, a UnicodeDecodeError, a bug): still one line, naming its type.
         failure = exc
@@ -56,6 +56,20 @@ def run_cli(body: Callable[[], int]) -> int:
     shown = _URL_PASSWORD.sub(r"\1***@", message)
     print(f"error: {shown}", file=sys.stderr)
     return EXIT_FAILURE
+
+
+# Server messages whose cause is a setting of the user's role or database, and what to do about it.
+_HINTS = {
+    "no schema has been selected to create in": (
+        "the target role's search_path names no schema that exists: set one (alter role … set search_path = "
+        "public) or create the schema it names"
+    ),
+}
+
+
+def _refused(said: str) -> str:
+    hint = next((hint for cause, hint in _HINTS.items() if cause in said), None)
+    return f"the database refused a statement: {said}" + (f"; {hint}" if hint else "")
 
 
 def _unexpected(exc: Exception) -> str:

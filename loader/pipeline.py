@@ -103,6 +103,19 @@ def _schema_revision(settings: Settings) -> str | None:
     return str(row[0]) if row and row[0] else None
 
 
+def require_schema_at_head(settings: Settings) -> None:
+    """A plan changes nothing, the target's schema included: refuse one while an Alembic upgrade is pending."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+    current = _schema_revision(settings)
+    if current != head:
+        raise PipelineError(
+            f"a plan changes nothing, but the target schema needs an upgrade ({current or 'none'} -> {head}) "
+            "before it can run: run `make schema` first (see the README on schema upgrades), then the plan"
+        )
+
+
 def upgrade_schema(settings: Settings) -> str | None:
     """alembic upgrade head, quietly; return what changed ("0004 -> 0005", "none -> 0005"), or None."""
     from alembic import command
@@ -137,9 +150,11 @@ def check_sides(settings: Settings) -> None:
     check_distinct_databases(settings)
     schema = settings.legacy_schema
     with connect(settings.old) as conn:
+        # Both of the pipeline's own tables, in one schema: a legacy app may well have a table of either name.
         targets = conn.execute(
-            "select count(*) from pg_class where relname in ('migration_runs', 'migration_ledger') and relkind in "
-            "('r', 'p')"
+            "select count(*) from pg_class as runs inner join pg_class as ledger on ledger.relnamespace = "
+            "runs.relnamespace where runs.relname = 'migration_runs' and ledger.relname = 'migration_ledger' "
+            "and runs.relkind = 'r' and ledger.relkind in ('r', 'p')"
         ).fetchone()
     if targets and targets[0]:
         raise WrongDatabase(
@@ -276,7 +291,8 @@ def _record_failure(settings: Settings, report: RunReport) -> None:
         with engine(settings.new).begin() as conn:
             finish_run(conn, report.run_id or 0, "failed", report.as_json())
     except (ConfigError, SQLAlchemyError) as exc:
-        logger.warning("could not record run %s as failed: %s", report.run_id, first_line(exc))
+        # Not a second error line: the run's own error is the one to act on, and the next run closes this one.
+        logger.info("could not record run %s as failed: %s", report.run_id, first_line(exc))
 
 
 def _write_report_quietly(report: RunReport, folder: Path) -> None:
@@ -301,7 +317,10 @@ def migrate(settings: Settings, options: RunOptions | None = None) -> RunReport:
             require_dbt_compatible(settings)
         check_sides(settings)
         report.legacy_notes = list(legacy_shape(settings).notes)
-        report.schema_upgrade = upgrade_schema(settings)
+        if options.dry_run:
+            require_schema_at_head(settings)
+        else:
+            report.schema_upgrade = upgrade_schema(settings)
         target = engine(settings.new)
         _open_run(report, target, "migrate")
         report.rows_read = _timed_stage(report, settings, lock)

@@ -42,7 +42,8 @@ STAGING_SCHEMA = "staging"
 LOADING_SUFFIX = "__loading"
 # One row: when the legacy snapshot was taken, on the legacy server's clock and in its time zone (the legacy
 # timestamps carry none; rules that compare with "now", like an order dated in the future, use this instead),
-# and the rows copied per legacy table. The snapshot table is logged while the staging tables are UNLOGGED (see
+# the rows copied per legacy table, and the rows the legacy server's statistics counted in each when the copy
+# ended (0 where it keeps none). The snapshot table is logged while the staging tables are UNLOGGED (see
 # _copy_table), and publish compares the two, so a staging table emptied by crash recovery can never pass for
 # an empty legacy table.
 SNAPSHOT_TABLE = "legacy_snapshot"
@@ -264,7 +265,14 @@ def _copy_table(
     definitions = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(column.type_sql)) for column in columns
     )
-    copy_out = sql.SQL("copy {} ({}) to stdout").format(sql.Identifier(schema, table), column_list).as_string(source)
+    legacy = sql.Identifier(schema, table)
+    with source.cursor() as cursor:
+        cursor.execute("select relkind from pg_class where oid = to_regclass(%s)", (qualified_name(schema, table),))
+        kind = cursor.fetchone()
+    # COPY reads a plain table directly; a view, a partitioned table or a foreign table only through a query.
+    plain = kind is not None and kind[0] == "r"
+    copy_from = sql.SQL("{} ({})" if plain else "(select {1} from {0})").format(legacy, column_list)
+    copy_out = sql.SQL("copy {} to stdout").format(copy_from).as_string(source)
     # FREEZE: the table is new in this transaction, so its rows can be written frozen; dbt's first read then
     # need not rewrite every page to set hint bits. Nobody else can see the table before the swap commits.
     copy_in = sql.SQL("copy {} ({}) from stdin with (freeze)").format(loading, column_list).as_string(target)
@@ -321,7 +329,9 @@ def _copy_table(
     return received
 
 
-def _swap_in(target: psycopg2.extensions.connection, counts: Mapping[str, int], taken_at: object) -> None:
+def _swap_in(
+    target: psycopg2.extensions.connection, counts: Mapping[str, int], counted: Mapping[str, int], taken_at: object
+) -> None:
     """Replace the staging tables by the loaded ones, inside the target's open transaction."""
     with target.cursor() as cursor:
         for table in counts:
@@ -338,9 +348,14 @@ def _swap_in(target: psycopg2.extensions.connection, counts: Mapping[str, int], 
         snapshot = sql.Identifier(STAGING_SCHEMA, SNAPSHOT_TABLE)
         cursor.execute(sql.SQL("drop table if exists {}").format(snapshot))
         cursor.execute(
-            sql.SQL("create table {} (taken_at timestamp not null, rows_copied jsonb not null)").format(snapshot)
+            sql.SQL(
+                "create table {} (taken_at timestamp not null, rows_copied jsonb not null, rows_counted jsonb not null)"
+            ).format(snapshot)
         )
-        cursor.execute(sql.SQL("insert into {} values (%s, %s)").format(snapshot), (taken_at, json.dumps(dict(counts))))
+        cursor.execute(
+            sql.SQL("insert into {} values (%s, %s, %s)").format(snapshot),
+            (taken_at, json.dumps(dict(counts)), json.dumps(dict(counted))),
+        )
 
 
 # A killed stage's sessions should not run on: the server checks every 2 s that its client is still there. And
@@ -439,30 +454,23 @@ def _live_rows(watch: psycopg2.extensions.connection, schema: str, table: str) -
     return int(row[0]) if row else 0
 
 
-# How far the rows read may fall short of the server's statistics before the stage calls it a reload caught
-# half-way: rows the legacy application inserted while the stage ran, and statistics a few seconds behind,
-# stay well inside this.
-MISSING_ROWS_TOLERATED = 100
-MISSING_SHARE_TOLERATED = 0.25
-
-
 def check_read_whole(
     watch: psycopg2.extensions.connection,
     schema: str,
     before: Mapping[str, TableIdentity | None],
     counts: Mapping[str, int],
     where: str,
-) -> None:
-    """Refuse a stage whose legacy tables changed storage while it read them, or that read far fewer rows of one
-    than the server counts in it.
+) -> dict[str, int]:
+    """Refuse a stage whose legacy tables changed storage while it read them; return the rows the server's
+    statistics count in each table now, for publish's mass-change gate.
 
     TRUNCATE is not MVCC-safe: a table truncated and refilled by another session after the stage's snapshot was
     taken reads as empty in that snapshot, and migrating that would delete every target row of the table. A
     truncate, a rewrite, or a drop and re-create gives the table new storage, which the identities before and
-    after the copy show. A reload in several transactions (a truncate committed before the stage began, the
-    refill after its snapshot) leaves a snapshot of a table part-filled, which the statistics (kept outside any
-    snapshot, a few seconds behind at most) count more rows in. Statistics are the backstop only where the
-    server keeps them: not on a hot standby, nor with track_counts off.
+    after the copy show: that stage is refused. A reload in several transactions (the truncate committed before
+    the stage began, the refill after its snapshot) leaves a consistent snapshot of a part-filled table, which
+    the statistics (kept outside any snapshot, seconds behind at most) may count more rows in; as statistics can
+    also be stale, that is for a person to judge, and publish's mass-change gate asks one.
     """
     after = table_identities(watch, schema)
     changed = [table for table in LEGACY_SCHEMA if before.get(table) != after.get(table)]
@@ -472,16 +480,9 @@ def check_read_whole(
             "session while the stage read them (a reload in progress?); nothing was staged: run again once the "
             "reload is done"
         )
-    for table, copied in counts.items():
-        live = _live_rows(watch, schema, table)
-        if live - copied > max(MISSING_ROWS_TOLERATED, live * MISSING_SHARE_TOLERATED):
-            raise LegacyChangedUnderStage(
-                f"legacy table {table} in {where} read as {copied} rows, but the server counts {live} in it now: "
-                "it was emptied and is being refilled by another session (a reload in progress?); nothing was "
-                "staged: run again once the reload is done"
-            )
     if counts and not any(counts.values()):
         raise no_legacy_rows(where)
+    return {table: _live_rows(watch, schema, table) for table in counts}
 
 
 def no_legacy_rows(where: str) -> LegacySchemaError:
@@ -574,13 +575,13 @@ def stage(
             raise failures[0]
         counts = {table: load.result() for table, load in loads.items()}
         try:
-            check_read_whole(watch, schema, before, counts, where)
+            counted = check_read_whole(watch, schema, before, counts, where)
             if before_commit is not None:
                 before_commit()
         except BaseException:
             _drop_loading(target, tables)
             raise
-        _swap_in(target, counts, taken_at)
+        _swap_in(target, counts, counted, taken_at)
         target.commit()
         source.rollback()
     return counts

@@ -44,9 +44,11 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 
     PGOPTIONS makes the server check every 2 s that dbt is still there: dbt dies with the loader, and the
     statement its session was running then stops too, rather than run on, without the run lock, holding locks
-    the next run's transform waits for (the target is PostgreSQL 14 or newer, which has the setting).
+    the next run's transform waits for. It also turns off the server's idle timeouts for dbt's sessions, which
+    wait between models (the target is PostgreSQL 14 or newer, which has every setting).
     """
-    options = " ".join(filter(None, (os.environ.get("PGOPTIONS"), "-c client_connection_check_interval=2s")))
+    ours = "-c client_connection_check_interval=2s -c idle_session_timeout=0 -c idle_in_transaction_session_timeout=0"
+    options = " ".join(filter(None, (os.environ.get("PGOPTIONS"), ours)))
     return {
         **os.environ,
         **settings.new.dbt_env(),

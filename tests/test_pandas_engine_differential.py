@@ -142,7 +142,9 @@ def test_pandas_engine_writes_what_dbt_writes_on_the_dirty_profile(databases: Da
     env = databases.env(LEGACY_MIGRATE_REPORT_DIR=str(databases.scratch / "reports"))
     databases.seed("--profile", "dirty", "--size", str(SIZE), "--seed", "11")
     _add_edge_rows(databases)
-    # The whole pipeline with dbt, up to the commit: schema, stage, transform, publish's gates.
+    # The whole pipeline with dbt, up to the commit: stage, transform, publish's gates (a plan leaves the schema
+    # to `loader schema`).
+    run_module("loader", "schema", env=env)
     run_module("loader", "migrate", "--dry-run", env=env)
 
     with databases.new() as conn:
@@ -203,6 +205,7 @@ def test_both_engines_never_merge_into_a_rejected_user(databases: Databases) -> 
             "price_str from old_products order by id limit 1"
         )
     expected_rejects = [("old_users", 900006, "rejected", "username_duplicate", None)]
+    run_module("loader", "schema", env=env)
     for engine in ("dbt", "pandas"):
         if engine == "dbt":
             run_module("loader", "migrate", "--dry-run", env=env)

@@ -14,8 +14,9 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 MIGRATE_ARGS := $(if $(WAIT),--wait) $(if $(PLAN),--dry-run) $(if $(ON_MISSING),--on-missing $(ON_MISSING)) \
 	$(if $(MAX_REJECT_SHARE),--max-reject-share $(MAX_REJECT_SHARE)) \
 	$(if $(MAX_CHANGE_SHARE),--max-change-share $(MAX_CHANGE_SHARE)) $(if $(ALLOW_MASS_CHANGE),--allow-mass-change)
-# ENGINE=pandas runs the pandas transform instead of dbt (migrate and transform only).
-ENGINE_ARGS := $(if $(ENGINE),--engine $(ENGINE))
+# ENGINE=pandas runs the pandas transform instead of dbt; STRICT_DATES=1 rejects orders dated before their user
+# registered (migrate and transform only).
+ENGINE_ARGS := $(if $(ENGINE),--engine $(ENGINE)) $(if $(STRICT_DATES),--strict-dates)
 SEED_ARGS := $(if $(PROFILE),--profile $(PROFILE)) $(if $(SIZE),--size $(SIZE)) $(if $(SEED),--seed $(SEED)) $(if $(REPLACE),--replace)
 
 .PHONY: help venv migrate seed schema stage transform publish test lint format db-urls db-stop clean

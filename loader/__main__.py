@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
             default="dbt",
             help="transform engine: dbt (default) or pandas (the same rules, seeds and output tables)",
         )
+        sub.add_argument(
+            "--strict-dates",
+            action="store_true",
+            help="reject an order dated before its user registered (default: migrate it with the warning "
+            "order_before_registration, whose evidence names the user and the registration day)",
+        )
 
     migrate = commands.add_parser("migrate", help="the whole job: checks, schema, stage, transform, publish")
     add_publish_options(migrate)
@@ -189,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             wait=args.wait,
             report_dir=args.report_dir or default_report_dir(),
             engine=getattr(args, "engine", "dbt"),
+            strict_dates=getattr(args, "strict_dates", False),
             change_limit=ChangeLimit(
                 share=getattr(args, "max_change_share", DEFAULT_MAX_CHANGE_SHARE),
                 allowed=getattr(args, "allow_mass_change", False),

@@ -57,15 +57,21 @@ class RunOptions:
     engine: TransformEngine = "dbt"
     # How much one run may shrink a legacy table or change a target table before a person must confirm.
     change_limit: ChangeLimit = field(default_factory=ChangeLimit)
+    # Reject an order dated before its user registered (rule O7), rather than migrate it with a warning.
+    strict_dates: bool = False
 
 
-def run_transform(settings: Settings, engine_name: TransformEngine) -> dict[str, int]:
-    """dbt build, or the pandas engine: the same staging in, the same mart and quarantine tables out."""
+def run_transform(settings: Settings, engine_name: TransformEngine, strict_dates: bool = False) -> dict[str, int]:
+    """dbt build, or the pandas engine: the same staging in, the same mart and quarantine tables out.
+
+    Both read their options as dbt vars (dbt_project.yml holds the defaults); only those asked for are passed.
+    """
+    variables = {"strict_dates": True} if strict_dates else None
     if engine_name == "pandas":
         from loader.pandas_engine import run
 
-        return run(settings)
-    return transform(settings)
+        return run(settings, variables)
+    return transform(settings, variables)
 
 
 def _timed(
@@ -374,7 +380,7 @@ def _timed_transform(report: RunReport, settings: Settings, options: RunOptions)
         report,
         "transform",
         "legacy rows read",
-        lambda: run_transform(settings, options.engine),
+        lambda: run_transform(settings, options.engine, options.strict_dates),
         lambda _: _total(report.rows_read),
         in_children=options.engine == "dbt",
     )

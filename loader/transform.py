@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,12 +251,14 @@ def require_dbt_compatible(settings: Settings) -> None:
         )
 
 
-def transform(settings: Settings) -> dict[str, int]:
+def transform(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Run `dbt build`; return how many nodes passed per kind, or raise naming the first failure and its cause."""
     require_dbt_compatible(settings)
     results_file = dbt_target_dir() / "run_results.json"
     before = _mtime(results_file)
-    run = run_dbt(settings, "build", "--no-use-colors")
+    # Only the vars asked for: dbt_project.yml holds the defaults, which the unit tests pin where they matter.
+    extra = ("--vars", json.dumps(dict(variables))) if variables else ()
+    run = run_dbt(settings, "build", "--no-use-colors", *extra)
     results = _results_written(results_file, before)
     if run.returncode != 0:
         raise PipelineError(failure_message(run, results))

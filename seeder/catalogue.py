@@ -315,8 +315,8 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("order_date_future", ORD, "date_form", None, "`2031-05-06`", "rejected (O6)", recoverable=False,
        reason="order_date_in_future", dirty=0.02),
     _p("order_date_before_registration", ORD, "date_form", None, "a day before the user registered",
-       "rejected (O7); migrated when the user's registration date is unknown", recoverable=False,
-       reason="order_before_registration", dirty=0.02),
+       "migrated as written, with a warning (O7); recounted under its date's own form where the registration "
+       "date is unknown", recoverable=False, reason="order_before_registration", dirty=0.02),
     _p("order_date_missing", ORD, "date_form", None, "`N/A`, `''`, NULL", "rejected (O4)", recoverable=False,
        reason="order_date_missing", dirty=0.02),
     _p("order_date_impossible", ORD, "date_form", None, "`2022-02-30`, `2022-13-01`, `02/30/2022 10:15 AM`",

@@ -410,7 +410,6 @@ def render_orders(
         ("order_date_missing", date_state == 1),
         ("order_date_invalid", date_state == 2),
         ("order_date_in_future", future),
-        ("order_before_registration", before),
         ("quantity_missing", quantity_missing),
         ("quantity_not_positive", ~quantity_missing & (quantity_number <= 0)),
         ("quantity_implausible", quantity_number > MAX_QUANTITY),
@@ -451,6 +450,11 @@ def render_orders(
                 total_text[idx] = [("TBD", "see invoice")[p % 2] for p in picked]
         if form in TOTAL_WARNINGS:
             warning[idx] = "{" + TOTAL_WARNINGS[form] + "}"
+    # O7: an order dated before its user registered migrates as written, with a warning (strict_dates off).
+    early = np.flatnonzero(migrated & before)
+    warning[early] = [
+        "{order_before_registration" + ("," + w[1:] if w != "{}" else "}") for w in warning[early].tolist()
+    ]
 
     # ---- derived patterns: what followed from other rows ----
     user_form = forms["user_form"]
@@ -458,6 +462,12 @@ def render_orders(
     user_form[(user_form == user_codes["order_user_email"]) & ~email_valid] = user_codes["order_user_email_invalid"]
     merged_user = user_ok & (resolved_user != user + 1)
     user_form[merged_user] = user_codes["order_user_merged"]
+    # Drawn before a registration day the rules cannot read: O7 is skipped, the date is read as written.
+    date_codes = catalogue.codes(TABLE, "date_form")
+    unchecked = (forms["date_form"] == date_codes["order_date_before_registration"]) & ~before
+    pick_form = picks % 3
+    for inner_form, pick in (("order_date_iso_date", 0), ("order_date_us_ampm", 1), ("order_date_iso_seconds", 2)):
+        forms["date_form"][unchecked & (pick_form == pick)] = date_codes[inner_form]
     product_codes = catalogue.codes(TABLE, "product_form")
     forms["product_form"][shared & ~ambiguous] = product_codes["order_product_shared_name"]
     forms["product_form"][ambiguous] = product_codes["order_product_shared_ambiguous"]

@@ -372,7 +372,7 @@ ORDER_CASES = [
     (1, 3, 1, "pending", {"user_form": "order_user_unknown", "quantity_form": "quantity_null"},
      ("rejected", "user_not_found", None, None, None, None, "{}")),
     (1, 3, 1, "pending", {"date_form": "order_date_before_registration"},
-     ("rejected", "order_before_registration", None, None, None, None, "{}")),
+     ("migrated", None, None, 1, 3, "0.00", "{order_before_registration}")),
     (3, 3, 1, "pending", {"user_form": "order_user_email"},
      ("rejected", "user_not_found", None, None, None, None, "{}")),
     (3, 3, 1, "delivered", {"status_form": "status_spanish", "quantity_form": "quantity_boundary"},
@@ -383,6 +383,8 @@ ORDER_CASES = [
     (1, 3, 1, "pending", {"row_form": "order_double_submit", "status_form": "status_unknown"},
      ("rejected", "status_unknown", None, None, None, None, "{}")),
     (1, 3, 1, "returned", {"total_form": "total_na"}, ("migrated", None, None, 1, 3, "0.00", "{total_missing}")),
+    (1, 2, 3, "pending", {"date_form": "order_date_before_registration", "total_form": "total_mismatch_amount"},
+     ("migrated", None, None, 1, 2, "59.97", "{order_before_registration,total_mismatch}")),
 ]  # fmt: skip
 
 
@@ -685,8 +687,6 @@ def test_every_generated_row_has_the_answer_a_second_reading_of_the_rules_gives(
             reason = "order_date_invalid"
         elif ordered > datetime(2026, 1, 1):  # type: ignore[operator]
             reason = "order_date_in_future"
-        elif isinstance(day := user_day.get(user), datetime) and ordered.date() < day.date():  # type: ignore[union-attr]
-            reason = "order_before_registration"
         elif quantity is None:
             reason = "quantity_missing"
         elif quantity <= 0:
@@ -708,15 +708,22 @@ def test_every_generated_row_has_the_answer_a_second_reading_of_the_rules_gives(
             continue
         total = read_money(legacy[7])
         computed = (price[0] * quantity, price[1])  # type: ignore[index]
-        warning = (
-            "{total_missing}"
+        total_warning = (
+            "total_missing"
             if total == MISSING
-            else "{total_unreadable}"
+            else "total_unreadable"
             if total == UNREADABLE
-            else "{total_mismatch}"
+            else "total_mismatch"
             if total != computed
-            else "{}"
+            else None
         )
+        # O7 without strict_dates: an order dated before its user registered migrates, with a warning.
+        day = user_day.get(user)
+        early = isinstance(day, datetime) and ordered.date() < day.date()  # type: ignore[union-attr]
+        warnings = ["order_before_registration"] if early else []
+        warning = "{" + ",".join([*warnings, *([total_warning] if total_warning else [])]) + "}"
+        if early:
+            reasons["order_before_registration"] += 1
         expected = ("migrated", None, None, user, product, status, _ts(ordered), quantity)
         assert answer[1:9] == expected, legacy
         assert answer[9:13] == (f"{price[0]:.2f}", price[1], f"{computed[0]:.2f}", warning), legacy  # type: ignore[index]

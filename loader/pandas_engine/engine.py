@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import closing
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -67,14 +69,15 @@ def _transformed(settings: Settings, project: Project) -> tuple[models.Outputs, 
     return outputs, snapshot_taken_at
 
 
-def run(settings: Settings) -> dict[str, int]:
+def run(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Transform the staged legacy tables into the marts and the quarantine; return the rows written per table.
 
     Writes the tables dbt writes (dbt_marts.*, dbt_quarantine.rejects and warnings), with the same columns and
     types, so `python -m loader publish` reads either engine's output alike. Nothing is written unless every
     staged row is migrated or in rejects exactly once, and the marts pass the data tests dbt would fail on.
+    `variables` override dbt_project.yml's vars, as `dbt build --vars` does (`{"strict_dates": True}`).
     """
-    project = load_project()
+    project = load_project(variables=variables)
     outputs, snapshot_taken_at = _transformed(settings, project)
     tables = {project.marts[name]: frame for name, frame in outputs.marts.items()}
     tables[project.rejects] = outputs.rejects

@@ -373,6 +373,8 @@ def resolve_orders(
     registered_at = legacy_user_id.map(kept_users.set_index("legacy_user_id")["registered_at"])
     ordered_at = orders["ordered_at"]
     quantity = orders["quantity"]
+    # O7 compares days; NaT on either side is no comparison (skipped).
+    before_registration = _bools(ordered_at.dt.normalize() < registered_at.dt.normalize())
     in_future = (
         _bools(ordered_at > pd.Timestamp(snapshot_taken_at))
         if snapshot_taken_at is not None
@@ -391,8 +393,8 @@ def resolve_orders(
         "order_date_missing": _bools(orders["ordered_at_status"] == "missing"),
         "order_date_invalid": _bools(orders["ordered_at_status"] == "invalid"),
         "order_date_in_future": in_future,
-        # O7 compares days; NaT on either side is no comparison (skipped).
-        "order_before_registration": _bools(ordered_at.dt.normalize() < registered_at.dt.normalize()),
+        # O7 rejects only with strict_dates; otherwise the order migrates with a warning.
+        "order_before_registration": before_registration & project.strict_dates,
         "quantity_missing": _bools(quantity.isna()),
         "quantity_not_positive": _bools(quantity <= 0),
         "quantity_implausible": _bools(quantity > project.max_order_quantity),
@@ -428,6 +430,8 @@ def resolve_orders(
         outcome=outcome,
         fault_column=_order_fault_column(reason_code),
         computed_total=computed_total,
+        user_registered_at=registered_at,
+        is_dated_before_registration=before_registration,
     )
 
 
@@ -741,6 +745,12 @@ def _unit_price_evidence(orders: pd.DataFrame, *, with_reading: bool) -> pd.Seri
     return _json_object(fields)
 
 
+def _registration_evidence(orders: pd.DataFrame) -> pd.Series:
+    """The registration_evidence macro: the user's legacy id and registration day, what rule O7 compared with."""
+    day = orders["user_registered_at"].dt.strftime("%Y-%m-%d").astype("str")
+    return _json_object([("legacy_user_id", orders["legacy_user_id"].astype("Int64")), ("registration_date", day)])
+
+
 def build_rejects(
     legacy: Mapping[str, LegacyTable], users: pd.DataFrame, products: pd.DataFrame, orders: pd.DataFrame
 ) -> pd.DataFrame:
@@ -759,6 +769,8 @@ def build_rejects(
             "legacy_product_id",
             "product_price",
             "product_currency",
+            "legacy_user_id",
+            "user_registered_at",
             *classified,
         ],
     )
@@ -768,6 +780,9 @@ def build_rejects(
     order_evidence = pd.Series(np.nan, index=not_orders.index, dtype="str")
     if ambiguous.any():
         order_evidence[ambiguous] = _unit_price_evidence(not_orders[ambiguous], with_reading=False)
+    before_registration = _bools(not_orders["reason_code"] == "order_before_registration")
+    if before_registration.any():
+        order_evidence[before_registration] = _registration_evidence(not_orders[before_registration])
     parts = [
         (
             legacy["old_users"],
@@ -884,6 +899,9 @@ def build_warnings(
             "agreed_total",
             "total_currency",
             "unit_price_currency",
+            "legacy_user_id",
+            "user_registered_at",
+            "is_dated_before_registration",
         ],
     )
     unit_price_disambiguated = _bools(o["unit_price_status"] == "ambiguous")
@@ -903,6 +921,7 @@ def build_warnings(
     )
     order_checks = [
         ("amount_disambiguated", "unit_price_str_redundant", unit_price_disambiguated),
+        ("order_before_registration", "order_date_str", _bools(o["is_dated_before_registration"])),
         ("total_missing", "total_order_amount_str", total_missing),
         ("total_unreadable", "total_order_amount_str", total_unreadable),
         ("amount_disambiguated", "total_order_amount_str", total_disambiguated),
@@ -910,7 +929,8 @@ def build_warnings(
     ]
     order_evidence = {
         0: _unit_price_evidence(o, with_reading=True),
-        3: _json_object(
+        1: _registration_evidence(o),
+        4: _json_object(
             [
                 ("read_as", _cents_text(o["agreed_total"])),
                 ("quantity", o["quantity"].astype("Int64")),

@@ -39,7 +39,25 @@ _AMBIGUOUS = r"-?[0-9]{1,3}[.,][0-9]{3}"
 _DECIMAL_COMMA = r"-?[0-9]{1,7},[0-9]{1,2}"
 _EURO = "[eE][uU][rR]|€"
 
-_VALID_EMAIL = r"[a-z0-9._%+'-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}"
+# Rule E2 (the is_valid_email macro, expression for expression): characters beyond ASCII but spaces, controls,
+# invisible format characters and private use; a domain label of 1-63 characters opened by no combining mark.
+_EMAIL_INTL = (
+    r"\u00a1-\u00ac\u00ae-\u05ff\u0606-\u061b\u061d-\u06dc\u06de-\u070e\u0710-\u088f\u0892-\u08e1\u08e3-\u167f"
+    r"\u1681-\u180d\u180f-\u1fff\u2010-\u2027\u2030-\u205e\u2070-\u2fff\u3001-\ud7ff\uf900-\ufefe\uff00-\uffef"
+    r"\U00010000-\U000110bc\U000110be-\U000110cc\U000110ce-\U0001342f\U00013440-\U0001bc9f"
+    r"\U0001bca4-\U0001d172\U0001d17b-\U000dffff\U000e0080-\U000effff"
+)
+_EMAIL_ATEXT = rf"[a-z0-9!#$%&'*+/=?^_`{{|}}~{_EMAIL_INTL}-]"
+_EMAIL_LABEL_CHAR = rf"[a-z0-9{_EMAIL_INTL}]"
+_EMAIL_LABEL = rf"(?![\u0300-\u036f]){_EMAIL_LABEL_CHAR}([a-z0-9{_EMAIL_INTL}-]{{0,61}}{_EMAIL_LABEL_CHAR})?"
+_VALID_EMAIL = (
+    rf"(?![\u0300-\u036f]){_EMAIL_ATEXT}+(\.{_EMAIL_ATEXT}+)*@{_EMAIL_LABEL}(\.{_EMAIL_LABEL})*"
+    rf"\.(?![\u0300-\u036f])([a-z0-9{_EMAIL_INTL}][a-z0-9{_EMAIL_INTL}-]{{0,61}})?[a-z{_EMAIL_INTL}]"
+)
+_EMAIL_DOMAIN_TOO_LONG = r"@[^@]{254}"
+# RFC 5890: a label whose third and fourth characters are hyphens is reserved, but for Punycode's xn--.
+_EMAIL_RESERVED_LABEL = r"@(?:[^@]*\.)?(?:[^x.][^.]|x[^n.])--"
+_EMAIL_SPECIAL_USE = r"\.(?:arpa|invalid|local|localhost|onion|test)$"
 _PHONE_CHARACTERS = r"\+?[0-9 ().-]+"
 # Rule A1: a US state and ZIP code, or a military post office (APO/FPO/DPO), state and ZIP code.
 STATE_ZIP = r"((APO|FPO|DPO) )?[A-Z]{2} [0-9]{5}(-[0-9]{4})?"
@@ -365,8 +383,16 @@ def normalize_email(values: pd.Series, rules: TextRules) -> pd.Series:
 
 
 def is_valid_email(normalized: pd.Series) -> npt.NDArray[np.bool_]:
-    """is_valid_email (E2): one @, no spaces, a dotted domain without a trailing dot; false for NULL."""
-    return _matches(normalized, _VALID_EMAIL)
+    """is_valid_email (E2): an RFC 5322 dot-atom address with RFC 6531's international characters; false for
+    NULL."""
+    known = normalized.fillna("")
+    return (
+        _matches(normalized, _VALID_EMAIL)
+        & (known.str.encode("utf-8").str.len() <= 254).to_numpy(dtype=bool)
+        & ~_contains(known, _EMAIL_DOMAIN_TOO_LONG)
+        & ~_contains(known, _EMAIL_RESERVED_LABEL)
+        & ~_contains(known, _EMAIL_SPECIAL_USE)
+    )
 
 
 def normalize_phone(values: pd.Series) -> pd.Series:

@@ -51,6 +51,8 @@ class Mappings:
 class Project:
     staging_schema: str
     max_order_quantity: int
+    # Rule O7: reject an order dated before its user registered (the dbt var strict_dates), else warn.
+    strict_dates: bool
     mappings: Mappings
     marts: Mapping[str, OutputTable]
     rejects: OutputTable
@@ -94,13 +96,20 @@ def _marts(folder: Path) -> dict[str, OutputTable]:
     return {name: tables[name] for name in MART_ORDER}
 
 
-def load_project(folder: Path = DBT_PROJECT_DIR) -> Project:
+def var_is_true(value: object) -> bool:
+    """A boolean dbt var as int_orders_resolved reads it: `true`, `1` or `yes` in any case (YAML or text)."""
+    return str(value).lower() in ("true", "1", "yes")
+
+
+def load_project(folder: Path = DBT_PROJECT_DIR, variables: Mapping[str, Any] | None = None) -> Project:
+    """The project as dbt sees it; `variables` override dbt_project.yml's vars, as `dbt build --vars` does."""
     settings = yaml.safe_load((folder / "dbt_project.yml").read_text())
-    variables = settings.get("vars") or {}
+    variables = {**(settings.get("vars") or {}), **(variables or {})}
     seeds = folder / "seeds"
     return Project(
         staging_schema=str(variables.get("legacy_staging_schema", "staging")),
         max_order_quantity=int(variables.get("max_order_quantity", DEFAULT_MAX_ORDER_QUANTITY)),
+        strict_dates=var_is_true(variables.get("strict_dates", False)),
         mappings=Mappings(
             categories=_seed(seeds, "category_synonyms"),
             countries=_seed(seeds, "country_names"),

@@ -3,7 +3,9 @@
 -- a product by its name, ignoring case and spaces, and where several products share the name, by the order's
 -- unit price (O2); a reference that matches more than one row is rejected, never guessed. A row without a legacy id,
 -- or with one the legacy table repeats, is rejected before anything else (K1). An ambiguous unit price or total
--- takes the reading the evidence agrees with: the product's price, quantity times unit price (M4).
+-- takes the reading the evidence agrees with: the product's price, quantity times unit price (M4). An order dated
+-- before its user registered migrates, flagged for a warning (O7); the var strict_dates rejects it instead.
+{%- set strict_dates = 'true' if var('strict_dates', false) | string | lower in ('true', '1', 'yes') else 'false' %}
 with
 
 staged_orders as (
@@ -179,36 +181,46 @@ duplicates_marked as (
         on orders_priced.legacy_row_digest = first_of_duplicates.legacy_row_digest
 ),
 
-classified as (
+dated as (
+    -- Rule O7: compared by day, as many legacy dates carry no time; unknown when either date is.
     select
         duplicates_marked.*,
-        case
-            when duplicates_marked.legacy_order_id is null then 'legacy_id_missing'
-            when duplicates_marked.times_id_staged > 1 then 'legacy_id_duplicate'
-            when duplicates_marked.first_legacy_order_id <> duplicates_marked.legacy_order_id
-                then 'duplicate_order'
-            when duplicates_marked.user_identifier_key is null or duplicates_marked.user_identifier_key = ''
-                then 'user_missing'
-            when duplicates_marked.user_match_count = 0 then 'user_not_found'
-            when duplicates_marked.user_match_count > 1 then 'user_ambiguous'
-            when duplicates_marked.product_name_key is null or duplicates_marked.product_name_key = ''
-                then 'product_missing'
-            when duplicates_marked.product_name_match_count = 0 then 'product_not_found'
-            when duplicates_marked.legacy_product_id is null then 'product_ambiguous'
-            when duplicates_marked.ordered_at_status = 'missing' then 'order_date_missing'
-            when duplicates_marked.ordered_at_status = 'invalid' then 'order_date_invalid'
-            when duplicates_marked.ordered_at > duplicates_marked.snapshot_taken_at then 'order_date_in_future'
-            when duplicates_marked.ordered_at::date < duplicates_marked.user_registered_at::date
-                then 'order_before_registration'
-            when duplicates_marked.quantity is null then 'quantity_missing'
-            when duplicates_marked.quantity <= 0 then 'quantity_not_positive'
-            when duplicates_marked.quantity > {{ var('max_order_quantity', 1000) }} then 'quantity_implausible'
-            when duplicates_marked.status is null then 'status_unknown'
-            when duplicates_marked.unit_price_status = 'missing' then 'unit_price_missing'
-            when duplicates_marked.unit_price_status in ('invalid', 'negative') then 'unit_price_invalid'
-            when duplicates_marked.resolved_unit_price is null then 'amount_ambiguous'
-        end as reason_code
+        coalesce(
+            duplicates_marked.ordered_at::date < duplicates_marked.user_registered_at::date, false
+        ) as is_dated_before_registration
     from duplicates_marked
+),
+
+classified as (
+    select
+        dated.*,
+        case
+            when dated.legacy_order_id is null then 'legacy_id_missing'
+            when dated.times_id_staged > 1 then 'legacy_id_duplicate'
+            when dated.first_legacy_order_id <> dated.legacy_order_id
+                then 'duplicate_order'
+            when dated.user_identifier_key is null or dated.user_identifier_key = ''
+                then 'user_missing'
+            when dated.user_match_count = 0 then 'user_not_found'
+            when dated.user_match_count > 1 then 'user_ambiguous'
+            when dated.product_name_key is null or dated.product_name_key = ''
+                then 'product_missing'
+            when dated.product_name_match_count = 0 then 'product_not_found'
+            when dated.legacy_product_id is null then 'product_ambiguous'
+            when dated.ordered_at_status = 'missing' then 'order_date_missing'
+            when dated.ordered_at_status = 'invalid' then 'order_date_invalid'
+            when dated.ordered_at > dated.snapshot_taken_at then 'order_date_in_future'
+            -- Rule O7 with strict_dates: an order dated before its user registered is rejected.
+            when {{ strict_dates }} and dated.is_dated_before_registration then 'order_before_registration'
+            when dated.quantity is null then 'quantity_missing'
+            when dated.quantity <= 0 then 'quantity_not_positive'
+            when dated.quantity > {{ var('max_order_quantity', 1000) }} then 'quantity_implausible'
+            when dated.status is null then 'status_unknown'
+            when dated.unit_price_status = 'missing' then 'unit_price_missing'
+            when dated.unit_price_status in ('invalid', 'negative') then 'unit_price_invalid'
+            when dated.resolved_unit_price is null then 'amount_ambiguous'
+        end as reason_code
+    from dated
 ),
 
 totalled as (

@@ -1,7 +1,8 @@
 -- Every legacy row that is not migrated, exactly once: rejected with a reason, or merged into another row.
 -- The raw value at fault and the whole legacy row travel with it, so the ledger can answer for any legacy id (a
 -- row rejected for having no id, rule K1, has a NULL legacy_id; one whose id the legacy table repeats is here once
--- per copy). `evidence`: what an ambiguous amount was compared with, where rule M4 found it agreeing with nothing.
+-- per copy). `evidence`: what an ambiguous amount was compared with, where rule M4 found it agreeing with nothing;
+-- with the var strict_dates, the registration an order's date is before (rule O7).
 with
 
 users as (
@@ -56,6 +57,7 @@ unioned as (
                         'product_price', orders.product_price::text,
                         'product_currency', orders.product_currency
                     )
+            when orders.reason_code = 'order_before_registration' then {{ registration_evidence('orders') }}
         end as evidence,
         orders.legacy_row
     from orders

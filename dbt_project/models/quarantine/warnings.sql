@@ -1,7 +1,8 @@
 -- Migrated rows that needed a repair: a value that could not be read and became null, a phone kept as written,
 -- a total recomputed from quantity and unit price, a value too long for the target left out (rule L2), an
--- ambiguous amount read the way the evidence agrees with (rule M4, the evidence in `evidence`). One row per
--- repair, in the same shape as rejects.
+-- ambiguous amount read the way the evidence agrees with (rule M4, the evidence in `evidence`), an order dated
+-- before its user registered (rule O7, the user and the registration date in `evidence`). One row per repair, in
+-- the same shape as rejects.
 with
 
 users as (
@@ -108,6 +109,12 @@ order_repairs as (
                     'product_price', orders.product_price::text,
                     'product_currency', orders.product_currency
                 )
+            ),
+            (
+                -- Rule O7: the order is the business fact; the evidence names the registration it contradicts.
+                case when orders.is_dated_before_registration then 'order_before_registration' end,
+                'order_date_str',
+                {{ registration_evidence('orders') }}
             ),
             (
                 case

@@ -1,0 +1,96 @@
+"""Rule O7 in both engines: an order dated before its user registered migrates with the warning
+order_before_registration, whose evidence names the user and the registration day; with the dbt var
+strict_dates (the pandas engine's `variables`) it is rejected, with the same evidence, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import Databases, run_module
+from test_pandas_engine_differential import TABLES, _columns, _differences, set_aside_dbt_outputs
+from test_transform_hard_rows import _both_engines, _create_legacy, _rows
+
+# (id, username, email, full_name, registration, address, phone)
+USERS = [
+    (1, "alice", "alice@x.com", None, "2020-01-01 10:00", None, None),
+    (2, "dan", "dan@x.com", None, "N/A", None, None),
+    (3, "alice2", "ALICE@x.com", None, "2021-06-01", None, None),  # merged into alice (U1)
+]
+PRODUCTS = [(1, "Lamp", None, "12.00", "Home Goods", None)]
+
+
+def _order(order_id: int, user: str, date: str, quantity: int = 1) -> tuple[object, ...]:
+    return (order_id, user, date, "shipped", "Lamp", quantity, "12.00", f"{12 * quantity}.00")
+
+
+ORDERS = [
+    _order(1, "alice", "2019-12-31"),  # the day before alice registered
+    _order(2, "alice", "2020-01-01 08:00"),  # the same day, earlier hour: compared by day, in time
+    _order(3, "dan", "2010-01-01"),  # dan's registration is unknown: no comparison
+    _order(4, "alice", "2019-06-01", quantity=0),  # before, but rejected for its quantity: no warning
+    _order(5, "alice2", "2020-06-01"),  # before alice2 registered, not before alice, whom alice2 is merged into
+    _order(6, "alice2", "2019-12-31 23:59"),  # before alice, the user the order resolves to
+]
+ALICE = {"legacy_user_id": 1, "registration_date": "2020-01-01"}
+
+
+@pytest.fixture
+def dated(databases: Databases) -> Databases:
+    _create_legacy(databases, USERS, PRODUCTS, ORDERS)
+    run_module("alembic", "upgrade", "head", env=databases.env())
+    run_module("loader", "stage", env=databases.env())
+    return databases
+
+
+def _order_entries(databases: Databases, table: str) -> list[tuple[Any, ...]]:
+    with databases.new() as conn:
+        return _rows(
+            conn,
+            f"select legacy_id, reason_code, column_name, raw_value, evidence from dbt_quarantine.{table} "
+            "where legacy_table = 'old_orders' order by legacy_id, reason_code",
+        )
+
+
+def _migrated_orders(databases: Databases) -> list[tuple[Any, ...]]:
+    with databases.new() as conn:
+        return _rows(conn, "select legacy_order_id, legacy_user_id from dbt_marts.orders order by 1")
+
+
+def test_an_order_before_registration_migrates_with_its_evidence_in_both_engines(dated: Databases) -> None:
+    for engine in _both_engines(dated, dated.env()):
+        assert _migrated_orders(dated) == [(1, 1), (2, 1), (3, 2), (5, 1), (6, 1)], engine
+        assert _order_entries(dated, "warnings") == [
+            (1, "order_before_registration", "order_date_str", "2019-12-31", ALICE),
+            (6, "order_before_registration", "order_date_str", "2019-12-31 23:59", ALICE),
+        ], engine
+        assert _order_entries(dated, "rejects") == [(4, "quantity_not_positive", "quantity", "0", None)], engine
+
+
+def _strict_in_both_engines(databases: Databases) -> Iterator[str]:
+    """`transform --strict-dates` with dbt, then with the pandas engine; yield after each, then compare the two."""
+    run_module("loader", "transform", "--strict-dates", env=databases.env())
+    yield "dbt"
+    with databases.new() as conn:
+        dbt_columns = set_aside_dbt_outputs(conn)
+    run_module("loader", "transform", "--engine", "pandas", "--strict-dates", env=databases.env())
+    yield "pandas"
+    with databases.new() as conn:
+        for schema, table in TABLES:
+            assert _columns(conn, schema, table) == dbt_columns[table], f"{schema}.{table}: columns differ from dbt's"
+        differences = [text for schema, table in TABLES if (text := _differences(conn, schema, table))]
+    assert not differences, "the pandas engine and dbt disagree:\n" + "\n".join(differences)
+
+
+def test_strict_dates_rejects_an_order_before_registration_in_both_engines(dated: Databases) -> None:
+    for engine in _strict_in_both_engines(dated):
+        assert _migrated_orders(dated) == [(2, 1), (3, 2), (5, 1)], engine
+        assert _order_entries(dated, "warnings") == [], engine
+        assert _order_entries(dated, "rejects") == [
+            (1, "order_before_registration", "order_date_str", "2019-12-31", ALICE),
+            # The first reason in the rules' order: the date (O7) before the quantity.
+            (4, "order_before_registration", "order_date_str", "2019-06-01", ALICE),
+            (6, "order_before_registration", "order_date_str", "2019-12-31 23:59", ALICE),
+        ], engine

@@ -15,6 +15,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from loader.pandas_engine.pg_text import TextRules, rules_for
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _names = itertools.count(1)
 
@@ -91,6 +93,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert info.socket_dir is not None and info.port is not None
     yield Server(str(info.socket_dir), int(info.port), pgdata)
     handle.cleanup()
+
+
+@pytest.fixture(scope="module")
+def conn(server: Server) -> Iterator[psycopg.Connection]:
+    """A connection to the test server, for tests that evaluate SQL expressions against it."""
+    with server.admin() as connection:
+        yield connection
+
+
+@pytest.fixture(scope="module")
+def rules(conn: psycopg.Connection) -> TextRules:
+    """The server's text rules (collation provider and ctype), which the pandas engine follows."""
+    row = conn.execute(
+        "select datlocprovider::text, datctype from pg_database where datname = current_database()"
+    ).fetchone()
+    assert row is not None
+    return rules_for(row[0], row[1])
 
 
 @pytest.fixture

@@ -8,20 +8,18 @@ down below and the difference itself is asserted, so a change on either side sho
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import psycopg
-import pytest
-from conftest import Server
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pandas_engine_sql import evaluate, macro_sql
 
 from loader.pandas_engine import parse
-from loader.pandas_engine.pg_text import TextRules, rules_for
+from loader.pandas_engine.pg_text import TextRules
 
 PROPERTY = settings(
     max_examples=100,
@@ -135,21 +133,6 @@ def library_says_valid(address: str) -> bool:
     except EmailNotValidError:
         return False
     return True
-
-
-@pytest.fixture(scope="module")
-def conn(server: Server) -> Iterator[psycopg.Connection[Any]]:
-    with server.admin() as connection:
-        yield connection
-
-
-@pytest.fixture(scope="module")
-def rules(conn: psycopg.Connection[Any]) -> TextRules:
-    row = conn.execute(
-        "select datlocprovider::text, datctype from pg_database where datname = current_database()"
-    ).fetchone()
-    assert row is not None
-    return rules_for(row[0], row[1])
 
 
 def _verdicts(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import Databases, run_module
 from test_pandas_engine_differential import TABLES, _columns, _differences, set_aside_dbt_outputs
-from test_transform_hard_rows import _both_engines, _create_legacy, _rows
+from test_transform_hard_rows import _both_engines, _rows, staged
 
 # (id, username, email, full_name, registration, address, phone)
 USERS = [
@@ -39,10 +39,7 @@ ALICE = {"legacy_user_id": 1, "registration_date": "2020-01-01"}
 
 @pytest.fixture
 def dated(databases: Databases) -> Databases:
-    _create_legacy(databases, USERS, PRODUCTS, ORDERS)
-    run_module("alembic", "upgrade", "head", env=databases.env())
-    run_module("loader", "stage", env=databases.env())
-    return databases
+    return staged(databases, USERS, PRODUCTS, ORDERS)
 
 
 def _order_entries(databases: Databases, table: str) -> list[tuple[Any, ...]]:

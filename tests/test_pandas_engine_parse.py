@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import string
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,13 +18,12 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from conftest import Server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas_engine_sql import evaluate, macro_sql, model_sql
 
 from loader.pandas_engine import parse
-from loader.pandas_engine.pg_text import TextRules, rules_for
+from loader.pandas_engine.pg_text import TextRules
 
 EXAMPLES = 300
 PROPERTY = settings(
@@ -168,21 +167,6 @@ def values(specific: st.SearchStrategy[str]) -> st.SearchStrategy[list[str | Non
         _joined(_spaces(), specific, _spaces()),
     )
     return st.lists(one, max_size=40)
-
-
-@pytest.fixture(scope="module")
-def conn(server: Server) -> Iterator[psycopg.Connection[Any]]:
-    with server.admin() as connection:
-        yield connection
-
-
-@pytest.fixture(scope="module")
-def rules(conn: psycopg.Connection[Any]) -> TextRules:
-    row = conn.execute(
-        "select datlocprovider::text, datctype from pg_database where datname = current_database()"
-    ).fetchone()
-    assert row is not None
-    return rules_for(row[0], row[1])
 
 
 def _series(values: Sequence[str | None]) -> pd.Series:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import psycopg2
-from conftest import PROJECT_ROOT, Databases, run_module
+from conftest import Databases, run_module
 from helpers import count, target_fingerprints
 from psycopg import sql
-from test_loader import blocked_on_lock, staging_fingerprints, wait_for
+from test_loader import blocked_on_lock, staging_fingerprints, start_module, wait_for
 
 from loader.legacy_schema import LEGACY_SCHEMA, create_table_sql
 from loader.publish import ChangeLimit, TableCounts, legacy_shrink_gates
@@ -37,6 +38,22 @@ def _tables(conn: psycopg.Connection) -> set[str]:
 def _schemas(conn: psycopg.Connection) -> set[str]:
     rows = conn.execute("select nspname from pg_namespace where nspname not like 'pg\\_%' escape '\\'").fetchall()
     return {str(row[0]) for row in rows}
+
+
+@contextmanager
+def stage_waiting_on_old_orders(
+    databases: Databases, command: str
+) -> Iterator[tuple[psycopg.Connection, subprocess.Popen[str]]]:
+    """`python -m loader <command>` started while another session holds old_orders: the block runs once the stage
+    has its snapshot and waits to copy that table, in the holder's open transaction, which then commits."""
+    with databases.old() as holder:
+        holder.execute("begin")
+        holder.execute("lock table old_orders in access exclusive mode")
+        process = start_module(databases, "loader", command)
+        with databases.old() as watcher:
+            wait_for(lambda: blocked_on_lock(watcher, "copy") is not None, "the stage waits on old_orders", process)
+        yield holder, process
+        holder.execute("commit")
 
 
 def test_migrate_and_the_seeder_never_write_generated_data_into_a_configured_legacy_database(
@@ -123,26 +140,13 @@ def test_a_legacy_table_truncated_and_refilled_during_the_stage_leaves_the_targe
 ) -> None:
     with migrated.new() as conn:
         before = target_fingerprints(conn)
-    # Hold old_orders so the stage's copy of it waits: its snapshot is taken, the other tables are copied.
-    with migrated.old() as reloader:
-        reloader.execute("create table orders_backup as select * from old_orders")
-        reloader.execute("begin")
-        reloader.execute("lock table old_orders in access exclusive mode")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "loader", "migrate"],
-            cwd=PROJECT_ROOT,
-            env=migrated.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        with migrated.old() as watcher:
-            wait_for(lambda: blocked_on_lock(watcher, "copy") is not None, "the stage waits on old_orders", process)
+    with migrated.old() as conn:
+        conn.execute("create table orders_backup as select * from old_orders")
+    with stage_waiting_on_old_orders(migrated, "migrate") as (reloader, process):
         # A nightly reload: TRUNCATE is not MVCC-safe, so the stage's older snapshot now reads an empty table.
         reloader.execute("truncate old_orders")
         reloader.execute("insert into old_orders select * from orders_backup")
-        reloader.execute("commit")
-        out, err = process.communicate(timeout=300)
+    out, err = process.communicate(timeout=300)
     assert process.returncode == 2, out + err
     assert "truncated, rewritten or replaced by another session" in err
     with migrated.new() as conn:
@@ -317,26 +321,12 @@ def test_a_run_lock_lost_during_the_stage_swaps_nothing_in(migrated: Databases) 
     with migrated.old() as conn:
         conn.execute("update old_users set full_name = 'Changed Since' where id = (select min(id) from old_users)")
     before = staging_fingerprints(migrated)
-    with migrated.old() as blocker:
-        blocker.execute("begin")
-        blocker.execute("lock table old_orders in access exclusive mode")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "loader", "stage"],
-            cwd=PROJECT_ROOT,
-            env=migrated.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    with stage_waiting_on_old_orders(migrated, "stage") as (_, process), migrated.new() as admin:
+        admin.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'legacy-migrate "
+            "stage%%'"
         )
-        with migrated.old() as watcher:
-            wait_for(lambda: blocked_on_lock(watcher, "copy") is not None, "the stage waits on old_orders", process)
-        with migrated.new() as admin:
-            admin.execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity where application_name like 'legacy-migrate "
-                "stage%%'"
-            )
-        blocker.execute("commit")
-        out, err = process.communicate(timeout=300)
+    out, err = process.communicate(timeout=300)
     assert process.returncode == 2, out + err
     assert "run lock" in err and "was lost" in err
     assert staging_fingerprints(migrated) == before

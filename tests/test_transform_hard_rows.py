@@ -130,12 +130,17 @@ def _both_engines(databases: Databases, env: dict[str, str]) -> Iterator[str]:
     assert not differences, "the pandas engine and dbt disagree:\n" + "\n".join(differences)
 
 
-@pytest.fixture
-def hard_rows(databases: Databases) -> Databases:
-    _create_legacy(databases, USERS, PRODUCTS, ORDERS)
+def staged(databases: Databases, users: list[tuple], products: list[tuple], orders: list[tuple]) -> Databases:
+    """The legacy tables holding these rows, the target schema made, and a stage run."""
+    _create_legacy(databases, users, products, orders)
     run_module("alembic", "upgrade", "head", env=databases.env())
     run_module("loader", "stage", env=databases.env())
     return databases
+
+
+@pytest.fixture
+def hard_rows(databases: Databases) -> Databases:
+    return staged(databases, USERS, PRODUCTS, ORDERS)
 
 
 def _quarantine(conn: psycopg.Connection[Any], table: str, legacy_table: str) -> set[tuple[Any, ...]]:

@@ -5,12 +5,10 @@ strict_dates (the pandas engine's `variables`) it is rejected, with the same evi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Databases, run_module
-from test_pandas_engine_differential import TABLES, _columns, _differences, set_aside_dbt_outputs
+from conftest import Databases
 from test_transform_hard_rows import _both_engines, _rows, staged
 
 # (id, username, email, full_name, registration, address, phone)
@@ -66,23 +64,8 @@ def test_an_order_before_registration_migrates_with_its_evidence_in_both_engines
         assert _order_entries(dated, "rejects") == [(4, "quantity_not_positive", "quantity", "0", None)], engine
 
 
-def _strict_in_both_engines(databases: Databases) -> Iterator[str]:
-    """`transform --strict-dates` with dbt, then with the pandas engine; yield after each, then compare the two."""
-    run_module("loader", "transform", "--strict-dates", env=databases.env())
-    yield "dbt"
-    with databases.new() as conn:
-        dbt_columns = set_aside_dbt_outputs(conn)
-    run_module("loader", "transform", "--engine", "pandas", "--strict-dates", env=databases.env())
-    yield "pandas"
-    with databases.new() as conn:
-        for schema, table in TABLES:
-            assert _columns(conn, schema, table) == dbt_columns[table], f"{schema}.{table}: columns differ from dbt's"
-        differences = [text for schema, table in TABLES if (text := _differences(conn, schema, table))]
-    assert not differences, "the pandas engine and dbt disagree:\n" + "\n".join(differences)
-
-
 def test_strict_dates_rejects_an_order_before_registration_in_both_engines(dated: Databases) -> None:
-    for engine in _strict_in_both_engines(dated):
+    for engine in _both_engines(dated, dated.env(), "--strict-dates"):
         assert _migrated_orders(dated) == [(2, 1), (3, 2), (5, 1)], engine
         assert _order_entries(dated, "warnings") == [], engine
         assert _order_entries(dated, "rejects") == [

@@ -115,13 +115,14 @@ def _rows(conn: psycopg.Connection[Any], query: str, *params: object) -> list[tu
     return [tuple(row) for row in conn.execute(query, params)]  # type: ignore[arg-type]
 
 
-def _both_engines(databases: Databases, env: dict[str, str]) -> Iterator[str]:
-    """Transform with dbt, then with pandas on the same staged rows; yield after each, then compare the two."""
-    run_module("loader", "transform", env=env)
+def _both_engines(databases: Databases, env: dict[str, str], *options: str) -> Iterator[str]:
+    """Transform with dbt, then with pandas on the same staged rows (with the transform's `options`); yield after
+    each, then compare the two."""
+    run_module("loader", "transform", *options, env=env)
     yield "dbt"
     with databases.new() as conn:
         dbt_columns = set_aside_dbt_outputs(conn)
-    run_module("loader", "transform", "--engine", "pandas", env=env)
+    run_module("loader", "transform", "--engine", "pandas", *options, env=env)
     yield "pandas"
     with databases.new() as conn:
         for schema, table in TABLES:

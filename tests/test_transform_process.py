@@ -54,12 +54,15 @@ def _dbt_child(parent: int) -> int:
     raise AssertionError(f"no dbt build started by pid {parent} within {DBT_STARTS_WITHIN}s")
 
 
-def _wait_for_dbt_sessions(databases: Databases) -> None:
-    """Until dbt has a session on the target: then it is building models, not still starting up."""
+def _wait_for_dbt_sessions(databases: Databases, *, waiting: bool = False) -> None:
+    """Until dbt has a session on the target (`waiting`: one waiting on a lock): then it is building models, not
+    still starting up."""
     deadline = time.monotonic() + DBT_STARTS_WITHIN
+    query = "select count(*) from pg_stat_activity where datname = %s and application_name = 'dbt'" + (
+        " and wait_event_type = 'Lock'" if waiting else ""
+    )
     with databases.server.admin() as conn:
         while time.monotonic() < deadline:
-            query = "select count(*) from pg_stat_activity where datname = %s and application_name = 'dbt'"
             row = conn.execute(query, (databases.new_name,)).fetchone()
             if row and row[0]:
                 return
@@ -99,11 +102,16 @@ def test_dbt_dies_with_the_python_process_that_started_it(migrated: Databases) -
 
 def test_an_interrupted_loader_stops_dbt_before_it_exits(migrated: Databases) -> None:
     """Ctrl-C reaches the loader alone (dbt has its own process group): it stops dbt, then says so."""
-    with _loader(migrated, "transform") as loader:
+    # A session reading a mart keeps dbt, which must replace it, in the middle of its build, however fast the
+    # machine (the loader itself reads no mart before dbt is done).
+    with migrated.new() as holder, _loader(migrated, "transform") as loader:
+        holder.execute("begin")
+        holder.execute("lock table dbt_marts.orders in access share mode")
         dbt = _dbt_child(loader.pid)
-        _wait_for_dbt_sessions(migrated)
+        _wait_for_dbt_sessions(migrated, waiting=True)
         loader.send_signal(signal.SIGINT)
         _, stderr = loader.communicate(timeout=60)
+        holder.execute("rollback")
     assert not _alive(dbt)
     assert loader.returncode == 130
     assert _error_line(stderr).startswith("error: interrupted")

@@ -70,7 +70,9 @@ def _wait_for_dbt_sessions(databases: Databases, *, waiting: bool = False) -> No
     raise AssertionError("dbt never connected to the target")
 
 
-def _loader(databases: Databases, *args: str) -> subprocess.Popen[str]:
+def _loader(databases: Databases, *args: str, sigint: bool = False) -> subprocess.Popen[str]:
+    """`python -m loader …`; with `sigint`, SIGINT is restored to its default first (a background job ignores it,
+    and so would the loader, which inherits that)."""
     return subprocess.Popen(
         [sys.executable, "-m", "loader", *args],
         cwd=PROJECT_ROOT,
@@ -78,6 +80,7 @@ def _loader(databases: Databases, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if sigint else None,
     )
 
 
@@ -104,14 +107,22 @@ def test_an_interrupted_loader_stops_dbt_before_it_exits(migrated: Databases) ->
     """Ctrl-C reaches the loader alone (dbt has its own process group): it stops dbt, then says so."""
     # A session reading a mart keeps dbt, which must replace it, in the middle of its build, however fast the
     # machine (the loader itself reads no mart before dbt is done).
-    with migrated.new() as holder, _loader(migrated, "transform") as loader:
+    with migrated.new() as holder:
         holder.execute("begin")
         holder.execute("lock table dbt_marts.orders in access share mode")
-        dbt = _dbt_child(loader.pid)
-        _wait_for_dbt_sessions(migrated, waiting=True)
-        loader.send_signal(signal.SIGINT)
-        _, stderr = loader.communicate(timeout=60)
-        holder.execute("rollback")
+        # SIGINT as a terminal sends it, even when this test runs where it is ignored (a background job).
+        loader = _loader(migrated, "transform", sigint=True)
+        try:
+            dbt = _dbt_child(loader.pid)
+            _wait_for_dbt_sessions(migrated, waiting=True)
+            loader.send_signal(signal.SIGINT)
+            _, stderr = loader.communicate(timeout=60)
+        finally:
+            # Release dbt before anything waits for the loader, whatever happened above.
+            holder.execute("rollback")
+            if loader.poll() is None:
+                loader.kill()
+                loader.communicate()
     assert not _alive(dbt)
     assert loader.returncode == 130
     assert _error_line(stderr).startswith("error: interrupted")

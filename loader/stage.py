@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import closing, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, Protocol
 
 import psycopg2.extensions
@@ -72,9 +72,9 @@ class LegacyColumn:
     name: str
     type_sql: str
     # The catalogue's reading: the base type's name (a domain resolved), its category and, for text, its width.
-    type_name: str = "text"
-    category: str = "S"
-    width: int | None = None
+    type_name: str
+    category: str
+    width: int | None
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def _staged_column(table: str, found: LegacyColumn, contract: ColumnContract | N
     """
     where = f"{table}.{found.name}"
     if contract is None:
-        return LegacyColumn(found.name, "text", found.type_name, found.category, found.width), ""
+        return replace(found, type_sql="text"), ""
     if contract.family == "integer":
         if found.type_name not in INTEGER_TYPES:
             raise LegacySchemaError(
@@ -170,7 +170,7 @@ def _staged_column(table: str, found: LegacyColumn, contract: ColumnContract | N
         return found, note
     if found.category != "S":
         return (
-            LegacyColumn(found.name, "text", found.type_name, "S", None),
+            replace(found, type_sql="text", category="S", width=None),
             f"{where} is {found.type_sql}, the contract says {contract.describe()}: staged as its text form",
         )
     wider = contract.width is not None and (found.width is None or found.width > contract.width)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final, Literal
 from urllib.parse import quote
 
+import pycountry
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 from sqlalchemy.engine import URL, make_url
@@ -31,7 +32,8 @@ SIDES: tuple[Side, Side] = ("OLD", "NEW")
 ROLE: dict[Side, str] = {"OLD": "legacy", "NEW": "target"}
 PARTS = ("USER", "PASSWORD", "HOST", "PORT", "NAME")
 KNOWN_KEYS = frozenset(
-    {f"{side}_{key}" for side in SIDES for key in ("DATABASE_URL", *(f"DB_{p}" for p in PARTS))} | {"OLD_DB_SCHEMA"}
+    {f"{side}_{key}" for side in SIDES for key in ("DATABASE_URL", *(f"DB_{p}" for p in PARTS))}
+    | {"OLD_DB_SCHEMA", "LEGACY_CURRENCY", "LEGACY_MIGRATE_ENV_FILE"}
 )
 # The key at the start of a line python-dotenv could not parse: named in the error, the value never is.
 _LINE_KEY = re.compile(r"\s*(?:export\s+)?['\"]?([A-Za-z_][A-Za-z0-9_]*)")
@@ -131,6 +133,9 @@ class Settings:
     new: Database
     # The schema of the legacy database that holds the legacy tables (OLD_DB_SCHEMA; default public).
     legacy_schema: str = "public"
+    # The legacy app's own currency (LEGACY_CURRENCY; default USD): a bare amount's, where nothing related names one,
+    # and the reading of a symbol several currencies share (rule M2).
+    legacy_currency: str = "USD"
 
     @property
     def uses_embedded(self) -> bool:
@@ -171,7 +176,7 @@ def _check_env_file(env_file: Path, text: str) -> None:
         if binding.key is None:
             continue  # a comment or a blank line
         key = binding.key
-        ours = key.upper().startswith(("OLD_", "NEW_"))
+        ours = key.upper().startswith(("OLD_", "NEW_", "LEGACY_"))
         if ours and key not in KNOWN_KEYS:
             close = difflib.get_close_matches(key.upper(), sorted(KNOWN_KEYS), n=1)
             hint = f"did you mean {close[0]}?" if close else "the known ones are OLD_DATABASE_URL, OLD_DB_HOST, …"
@@ -305,4 +310,23 @@ def load_settings() -> Settings:
             f"the legacy and target settings name the same database ({old.display_url()}): "
             "the target must be a different database"
         )
-    return Settings(old=old, new=new, legacy_schema=env.get("OLD_DB_SCHEMA", "").strip() or "public")
+    return Settings(
+        old=old,
+        new=new,
+        legacy_schema=env.get("OLD_DB_SCHEMA", "").strip() or "public",
+        legacy_currency=_legacy_currency(env),
+    )
+
+
+def _legacy_currency(env: dict[str, str]) -> str:
+    """LEGACY_CURRENCY as an ISO 4217 code (any case written); USD when unset."""
+    written = env.get("LEGACY_CURRENCY", "").strip()
+    if not written:
+        return "USD"
+    code = written.upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ConfigError(
+            f"LEGACY_CURRENCY={written} is not an ISO 4217 currency code: write the legacy app's own currency "
+            "as three letters, e.g. USD, EUR or GBP"
+        )
+    return code

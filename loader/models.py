@@ -45,6 +45,7 @@ LegacyId = BigInteger
 # Legacy timestamps carry no zone; storing them as `timestamp without time zone` invents none.
 LegacyTimestamp = DateTime(timezone=False)
 CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
+COUNTRY_CODE_CHECK = "country_code ~ '^[A-Z]{2}$'"
 
 
 class Base(DeclarativeBase):
@@ -88,6 +89,7 @@ class User(Base):
 
 class Address(Base):
     __tablename__ = "addresses"
+    __table_args__ = (CheckConstraint(COUNTRY_CODE_CHECK, name="country_code_alpha_2"),)
 
     address_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE", **DEFERRABLE), unique=True)
@@ -96,7 +98,10 @@ class Address(Base):
     city: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str | None] = mapped_column(String(50))
     postal_code: Mapped[str | None] = mapped_column(String(20))
+    # The country as the legacy address wrote it, for audit; country_code is its ISO 3166-1 alpha-2 code, NULL
+    # where none was written or the spelling is unknown (rule A1, docs/cleaning-rules.md).
     country: Mapped[str | None] = mapped_column(Text)
+    country_code: Mapped[str | None] = mapped_column(String(2))
     # The legacy text the parts came from, so a split can always be checked against its source.
     address_raw: Mapped[str] = mapped_column(Text)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -66,12 +66,14 @@ def run_transform(settings: Settings, engine_name: TransformEngine, strict_dates
 
     Both read their options as dbt vars (dbt_project.yml holds the defaults); only those asked for are passed.
     """
-    variables = {"strict_dates": True} if strict_dates else None
+    variables: dict[str, Any] = {"strict_dates": True} if strict_dates else {}
+    if settings.legacy_currency != "USD":
+        variables["legacy_currency"] = settings.legacy_currency
     if engine_name == "pandas":
         from loader.pandas_engine import run
 
-        return run(settings, variables)
-    return transform(settings, variables)
+        return run(settings, variables or None)
+    return transform(settings, variables or None)
 
 
 def _timed(

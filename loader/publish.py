@@ -123,7 +123,9 @@ QUARANTINE_COLUMNS = (
 )
 
 users_mart = mart("users", "legacy_user_id", "username", "email", "full_name", "phone", "registered_at")
-addresses_mart = mart("addresses", "legacy_user_id", "street", "city", "state", "postal_code", "country", "address_raw")
+addresses_mart = mart(
+    "addresses", "legacy_user_id", "street", "city", "state", "postal_code", "country", "country_code", "address_raw"
+)
 categories_mart = mart("product_categories", "name")
 products_mart = mart(
     "products", "legacy_product_id", "name", "description", "category_name", "price", "currency", "created_at"

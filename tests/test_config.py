@@ -107,12 +107,25 @@ def test_a_env_file_that_is_not_utf8_is_one_line_naming_the_file(databases: Data
 
 @pytest.mark.parametrize(
     ("misspelt", "meant"),
-    [("OLD_DATABSE_URL", "OLD_DATABASE_URL"), ("NEW_DB_HOTS", "NEW_DB_HOST"), ("new_database_url", "NEW_DATABASE_URL")],
+    [
+        ("OLD_DATABSE_URL", "OLD_DATABASE_URL"),
+        ("NEW_DB_HOTS", "NEW_DB_HOST"),
+        ("new_database_url", "NEW_DATABASE_URL"),
+        ("LEGACY_CURENCY", "LEGACY_CURRENCY"),
+    ],
 )
 def test_a_misspelt_setting_in_env_is_named_with_the_one_meant(databases: Databases, misspelt: str, meant: str) -> None:
     text = f"OLD_DATABASE_URL={databases.old_url}\nNEW_DATABASE_URL={databases.new_url}\n{misspelt}=x\n"
     line = _one_error_line(run_module("loader", "migrate", env=_with_env_file(databases, text), check=False))
     assert f"line 3: unknown setting {misspelt}: did you mean {meant}?" in line
+    _assert_nothing_written(databases)
+
+
+@pytest.mark.parametrize("written", ["XYZ", "dollars", "US"])
+def test_a_legacy_currency_that_is_not_an_iso_4217_code_stops_the_run(databases: Databases, written: str) -> None:
+    env = databases.env(LEGACY_CURRENCY=written)
+    line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
+    assert f"LEGACY_CURRENCY={written} is not an ISO 4217 currency code" in line
     _assert_nothing_written(databases)
 
 

@@ -7,6 +7,7 @@ legacy orders; PANDAS_ENGINE_DIFF_SIZE=10000 runs the same test at the seeder's 
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -219,3 +220,28 @@ def test_both_engines_never_merge_into_a_rejected_user(databases: Databases) -> 
                 "from dbt_quarantine.rejects where legacy_id between 900005 and 900007"
             ).fetchall()
             assert rejects == expected_rejects, engine
+
+
+def test_both_engines_migrate_the_wild_profile_and_score_it_right(databases: Databases) -> None:
+    """The wild profile writes each value through random choices of the grammar (dates, money, currencies,
+    spellings, countries) and the legacy app's habits: dbt's migration scores 100%, and the pandas engine writes
+    the same rows, so both read every form the same way."""
+    env = databases.env(LEGACY_MIGRATE_REPORT_DIR=str(databases.scratch / "reports"))
+    databases.seed("--profile", "wild", "--size", str(SIZE), "--seed", "5")
+    run_module("loader", "migrate", env=env)
+    reports = databases.scratch / "score"
+    run_module("seeder", "score", "--reports", str(reports), env=env)
+    summary = json.loads((reports / "score.json").read_text())["summary"]
+    assert summary["rows_lost"] == 0
+    assert summary["outcomes_right"] == 1.0, summary
+    assert summary["values_right"] == 1.0, summary
+    assert summary["patterns_fully_handled"] == summary["patterns_present"], summary
+
+    with databases.new() as conn:
+        dbt_columns = set_aside_dbt_outputs(conn)
+    run_module("loader", "transform", "--engine", "pandas", env=env)
+    with databases.new() as conn:
+        for schema, table in TABLES:
+            assert _columns(conn, schema, table) == dbt_columns[table], f"{schema}.{table}: columns differ from dbt's"
+        differences = [text for schema, table in TABLES if (text := _differences(conn, schema, table))]
+    assert not differences, "the pandas engine and dbt disagree:\n" + "\n".join(differences)

@@ -94,14 +94,20 @@ TIMESTAMPS = st.one_of(
 MONEY = st.one_of(
     _joined(
         _spaces(),
-        st.sampled_from(["", "-", "$", "€", "--", "+"]),
+        st.sampled_from(["", "-", "$", "€", "--", "+", "EUR ", "gbp", "-£", "us$ ", "R$", "¥", "Rs.", "$-", "€ -"]),
+        _spaces(),
         _digits(1, 13),
         st.sampled_from(["", ".", ","]),
         _digits(0, 4),
         st.sampled_from(["", ".", ","]),
         _digits(0, 4),
         _spaces(),
-        st.sampled_from(["", "EUR", "eur", "USD", "usd", "US", "€", "$", "Eur", "\u0415UR", "dollars", "uusdsd"]),
+        st.sampled_from(
+            [
+                *("", "EUR", "eur", "USD", "usd", "US", "€", "$", "Eur", "\u0415UR", "dollars", "uusdsd", "GBP"),
+                *("chf.", "£", "kr", "zł", "Euros", "US Dollars", "EUR EUR", "E U R", "12", "-", ".", "x1"),
+            ]
+        ),
     ),
     st.sampled_from(["free", "FREE", " Gratis ", "free!", "99,999,999,999", "9,999,999,999.99", "999.999.999,99"]),
     st.sampled_from(["1,234.56", "1.234,56 EUR", "€12,50", "12.555", "12.5555", "-3.00", "-0", "1,2,3", "1.234.5"]),
@@ -220,6 +226,50 @@ def test_squish_spelling_key_and_user_key_agree(
     _check(conn, macro_sql("user_key", "value"), inputs, lambda s: parse.user_key(s, rules))
 
 
+# Spellings of one word a mapping seed must find under one key (rule S1), and the key each folds to.
+MAPPING_KEY_EXAMPLES = {
+    "In-Transit": "intransit",
+    "in_transit": "intransit",
+    " IN  TRANSIT. ": "intransit",
+    "Electrónica": "electronica",
+    "ELECTRÓNICA": "electronica",
+    "U.S.A.": "usa",
+    "\uff35\uff33\uff21": "usa",  # full-width USA
+    "Côte d\u2019Ivoire": "cotedivoire",
+    "São Tomé & Príncipe": "saotomeprincipe",
+    "Straße": "strasse",
+    "Łódź": "lodz",
+    "¿Devuelto?": "devuelto",
+    "Россия": "россия",
+    "日本": "日本",
+    "x²": "x2",
+}
+
+
+def test_mapping_key_folds_case_accents_punctuation_and_separators(
+    conn: psycopg.Connection[Any], rules: TextRules
+) -> None:
+    inputs: list[str | None] = [*MAPPING_KEY_EXAMPLES, None, ""]
+    expected = [*MAPPING_KEY_EXAMPLES.values(), None, ""]
+    assert evaluate(conn, macro_sql("mapping_key", "value"), inputs) == expected
+    assert [_python(value) for value in parse.mapping_key(_series(inputs), rules)] == expected
+
+
+@PROPERTY
+@given(
+    values(
+        _joined(
+            _spaces(),
+            _noise(),
+            st.sampled_from(["", ".", "-", "_", "\u2019", "\u00b4", "\u0301", "ß", "Æ", "ﬁ"]),
+            _noise(),
+        )
+    )
+)
+def test_mapping_key_agrees(conn: psycopg.Connection[Any], rules: TextRules, inputs: list[str | None]) -> None:
+    _check(conn, macro_sql("mapping_key", "value"), inputs, lambda s: parse.mapping_key(s, rules))
+
+
 @PROPERTY
 @given(values(TIMESTAMPS))
 def test_parse_timestamp_agrees(conn: psycopg.Connection[Any], rules: TextRules, inputs: list[str | None]) -> None:
@@ -227,34 +277,34 @@ def test_parse_timestamp_agrees(conn: psycopg.Connection[Any], rules: TextRules,
     _check(conn, expression, inputs, lambda s: parse.parse_timestamp(parse.clean_text(s, rules)))
 
 
-def _amounts(values: pd.Series, rules: TextRules) -> list[Decimal | None]:
-    return list(_cents(parse.parse_money_amount(values, rules)))
+def _amounts(values: pd.Series, digits: pd.Series, rules: TextRules) -> list[Decimal | None]:
+    return list(_cents(parse.parse_money_amount(values, digits, rules)))
 
 
 @PROPERTY
 @given(values(MONEY))
 def test_parse_money_agrees(conn: psycopg.Connection[Any], rules: TextRules, inputs: list[str | None]) -> None:
     cleaned = macro_sql("clean_text", "value")
+    amount = macro_sql("money_amount_text", cleaned)
+    digits = macro_sql("money_digits", cleaned, amount)
+
+    def split(values: pd.Series) -> parse.MoneyParts:
+        return parse.money_parts(parse.clean_text(values, rules), rules)
+
+    _check(conn, digits, inputs, lambda s: split(s).digits)
+    _check(conn, macro_sql("money_currency_key", cleaned, amount), inputs, lambda s: split(s).currency_key)
     _check(
         conn,
-        macro_sql("parse_money_amount", cleaned),
+        macro_sql("parse_money_amount", cleaned, digits),
         inputs,
-        lambda s: _amounts(parse.clean_text(s, rules), rules),
-    )
-    _check(
-        conn,
-        macro_sql("parse_money_currency", cleaned),
-        inputs,
-        lambda s: parse.parse_money_currency(parse.clean_text(s, rules)),
+        lambda s: _amounts(parse.clean_text(s, rules), split(s).digits, rules),
     )
     for reading in ("thousands", "decimal"):
         _check(
             conn,
-            macro_sql("money_reading", cleaned, reading),
+            macro_sql("money_reading", digits, reading),
             inputs,
-            lambda s, reading=reading: _mills(
-                getattr(parse.money_readings(parse.clean_text(s, rules), rules), reading)
-            ),
+            lambda s, reading=reading: _mills(getattr(parse.money_readings(split(s).digits), reading)),
         )
 
 

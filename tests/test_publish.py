@@ -17,7 +17,7 @@ from test_loader import blocked_on_lock, pipeline_sessions, start_module, wait_f
 CANONICAL = {
     "users": "select legacy_user_id, username, email, full_name, phone, registered_at, password_hash from users",
     "addresses": (
-        "select users.legacy_user_id, street, city, state, postal_code, country, address_raw "
+        "select users.legacy_user_id, street, city, state, postal_code, country, country_code, address_raw "
         "from addresses inner join users on users.user_id = addresses.user_id"
     ),
     "product_categories": "select name from product_categories",

@@ -39,6 +39,7 @@ def test_target_constraints_reject_invented_or_impossible_values(databases: Data
             "insert into product_categories (name) values (' Books')",
             "insert into orders (legacy_order_id, user_id, status, ordered_at, total_amount, currency) "
             "select 1, user_id, 'lost', now(), 1, 'USD' from users",
+            "insert into addresses (user_id, address_raw, country_code) select user_id, 'x', 'us' from users",
         ):
             try:
                 conn.execute(statement)

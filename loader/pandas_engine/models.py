@@ -9,7 +9,7 @@ exactly, without a Python object per value.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -20,7 +20,14 @@ from loader.cli_errors import PipelineError
 from loader.pandas_engine import parse
 from loader.pandas_engine.io import OutputTable, StagedColumn
 from loader.pandas_engine.pg_text import TextRules
-from loader.pandas_engine.project import QUARANTINE_COLUMNS, Mappings, Project, contract_width, varchar_length
+from loader.pandas_engine.project import (
+    QUARANTINE_COLUMNS,
+    Mappings,
+    Project,
+    contract_width,
+    currency_lookup,
+    varchar_length,
+)
 from loader.publish import LEGACY_TABLE_MARTS
 
 # A table's rows go through the staging parse this many at a time: the parse's temporary columns stay small.
@@ -90,11 +97,38 @@ def _in_chunks(frame: pd.DataFrame, model: Callable[[pd.DataFrame], pd.DataFrame
 
 
 def _money_status(
-    index: pd.Index, text: pd.Series, cents: pd.Series, readings: parse.MoneyReadings, *, negative: bool
+    index: pd.Index,
+    text: pd.Series,
+    cents: pd.Series,
+    readings: parse.MoneyReadings,
+    currency_status: pd.Series,
+    *,
+    negative: bool,
 ) -> pd.Series:
-    """The money_status macro as a category: missing, negative (when asked), ambiguous (M4), invalid, ok."""
-    checks = parse.money_status(text, cents, readings, negative=negative)
+    """The money_status macro as a category: missing, invalid, negative (when asked), ambiguous (M4), ok."""
+    checks = parse.money_status(text, cents, readings, currency_status, negative=negative)
     return _status(index, [holds for _, holds in checks], [name for name, _ in checks], "ok")
+
+
+@dataclass(frozen=True)
+class _Money:
+    """One money column as the staging models read it (M1-M4): amount, readings, currency and statuses."""
+
+    cents: pd.Series
+    readings: parse.MoneyReadings
+    currency: pd.Series
+    currency_status: pd.Series
+    status: pd.Series
+
+
+def _money(text: pd.Series, rules: TextRules, currencies: Mapping[str, str | None], *, negative: bool) -> _Money:
+    parts = parse.money_parts(text, rules)
+    cents = parse.parse_money_amount(text, parts.digits, rules)
+    readings = parse.money_readings(parts.digits)
+    currency = parse.money_currency(parts.currency_key, currencies)
+    currency_status = parse.money_currency_status(parts.currency_key, currency)
+    status = _money_status(text.index, text, cents, readings, currency_status, negative=negative)
+    return _Money(cents, readings, currency, currency_status, status)
 
 
 def stage_users(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
@@ -139,28 +173,31 @@ def stage_users(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
     )
 
 
-def stage_products(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
+def stage_products(
+    source: pd.DataFrame, rules: TextRules, currencies: Mapping[str, str | None], legacy_currency: str
+) -> pd.DataFrame:
     """stg_legacy__products: rules C1, M1-M3, T1, T2."""
     index = source.index
     product_name = parse.clean_text(source["product_name"], rules)
-    price_text = parse.clean_text(source["price_str"], rules)
-    price_amount = parse.parse_money_amount(price_text, rules)
-    price_readings = parse.money_readings(price_text, rules)
-    price_currency = parse.parse_money_currency(price_text)
+    price = _money(parse.clean_text(source["price_str"], rules), rules, currencies, negative=True)
     created_at_text = parse.clean_text(source["created_at_str"], rules)
     created_at = parse.parse_timestamp(created_at_text)
-    not_negative = _bools(price_amount >= 0)
+    kept = _bools(price.cents >= 0) & _bools(price.currency_status != "unknown")
     return pd.DataFrame(
         {
             "legacy_product_id": source["id"].astype("Int64"),
             "product_name": product_name,
             "product_name_key": parse.spelling_key(product_name, rules),
             "description": parse.clean_text(source["description"], rules),
-            "price": price_amount.where(not_negative),
-            "currency": price_currency.where(not_negative),
-            "price_status": _money_status(index, price_text, price_amount, price_readings, negative=True),
+            "price_raw": source["price_str"],
+            "price": price.cents.where(kept),
+            # M2: a bare price is the legacy currency (a warning says so).
+            "currency": price.currency.fillna(legacy_currency).where(kept),
+            "price_currency_named": price.currency,
+            "price_currency_status": price.currency_status,
+            "price_status": price.status,
             # C1 first: a blank category or a null marker is a missing one, not an unknown spelling.
-            "category_key": parse.spelling_key(parse.clean_text(source["category_name_redundant"], rules), rules),
+            "category_key": parse.mapping_key(parse.clean_text(source["category_name_redundant"], rules), rules),
             "created_at": created_at,
             "created_at_status": _status(
                 index, [_bools(created_at_text.isna()), _bools(created_at.isna())], ["missing", "invalid"], "ok"
@@ -170,17 +207,13 @@ def stage_products(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
     )
 
 
-def stage_orders(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
+def stage_orders(source: pd.DataFrame, rules: TextRules, currencies: Mapping[str, str | None]) -> pd.DataFrame:
     """stg_legacy__orders: rules C1, M1-M3, T1, T2 (the row digest of O3 is first_of_duplicates here)."""
     index = source.index
     ordered_at_text = parse.clean_text(source["order_date_str"], rules)
     ordered_at = parse.parse_timestamp(ordered_at_text)
-    unit_price_text = parse.clean_text(source["unit_price_str_redundant"], rules)
-    unit_price = parse.parse_money_amount(unit_price_text, rules)
-    unit_price_readings = parse.money_readings(unit_price_text, rules)
-    total_text = parse.clean_text(source["total_order_amount_str"], rules)
-    total_amount = parse.parse_money_amount(total_text, rules)
-    total_readings = parse.money_readings(total_text, rules)
+    unit_price = _money(parse.clean_text(source["unit_price_str_redundant"], rules), rules, currencies, negative=True)
+    total = _money(parse.clean_text(source["total_order_amount_str"], rules), rules, currencies, negative=False)
     return pd.DataFrame(
         {
             "legacy_order_id": source["id"].astype("Int64"),
@@ -190,18 +223,19 @@ def stage_orders(source: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
             "ordered_at_status": _status(
                 index, [_bools(ordered_at_text.isna()), _bools(ordered_at.isna())], ["missing", "invalid"], "ok"
             ),
-            "status_key": parse.spelling_key(parse.clean_text(source["status_text"], rules), rules),
+            "status_key": parse.mapping_key(parse.clean_text(source["status_text"], rules), rules),
             "quantity": source["quantity"],
-            "unit_price": unit_price,
-            "unit_price_thousands_reading": unit_price_readings.thousands,
-            "unit_price_decimal_reading": unit_price_readings.decimal,
-            "unit_price_currency": parse.parse_money_currency(unit_price_text),
-            "unit_price_status": _money_status(index, unit_price_text, unit_price, unit_price_readings, negative=True),
-            "total_amount": total_amount,
-            "total_thousands_reading": total_readings.thousands,
-            "total_decimal_reading": total_readings.decimal,
-            "total_currency": parse.parse_money_currency(total_text),
-            "total_status": _money_status(index, total_text, total_amount, total_readings, negative=False),
+            "unit_price": unit_price.cents,
+            "unit_price_thousands_reading": unit_price.readings.thousands,
+            "unit_price_decimal_reading": unit_price.readings.decimal,
+            # M2: the currency the unit price names, NULL when bare (the product or the setting decides it).
+            "unit_price_currency": unit_price.currency,
+            "unit_price_status": unit_price.status,
+            "total_amount": total.cents,
+            "total_thousands_reading": total.readings.thousands,
+            "total_decimal_reading": total.readings.decimal,
+            "total_currency": total.currency,
+            "total_status": total.status,
         },
         index=index,
     )
@@ -311,7 +345,9 @@ def resolve_orders(
         ["legacy_user_id", "username_key", "email", "surviving_legacy_user_id", "registered_at"],
     )
     migrated_products = _rows(
-        products, products["outcome"] == "migrated", ["legacy_product_id", "product_name_key", "price", "currency"]
+        products,
+        products["outcome"] == "migrated",
+        ["legacy_product_id", "product_name_key", "price", "currency", "price_currency_named", "price_raw"],
     )
 
     # O1: by username, then by email; a key that names several surviving users is ambiguous.
@@ -340,15 +376,13 @@ def resolve_orders(
         _bools(migrated_products["price"].notna()), ["product_name_key", "price", "currency", "legacy_product_id"]
     ]
     # By row (the frame's index), not by legacy id: a repeated or missing id must not pool two rows' matches.
+    matched = offered.astype({"cents": "Int64"}).merge(
+        priced, left_on=["product_name_key", "cents"], right_on=["product_name_key", "price"]
+    )
+    # M2: a bare unit price matches by amount alone; a named one by amount and currency.
+    same_currency = matched["unit_price_currency"].isna() | (matched["unit_price_currency"] == matched["currency"])
     price_matches = (
-        offered.astype({"cents": "Int64"})
-        .merge(
-            priced,
-            left_on=["product_name_key", "cents", "unit_price_currency"],
-            right_on=["product_name_key", "price", "currency"],
-        )
-        .groupby("position", sort=False)["legacy_product_id"]
-        .agg(["count", "min"])
+        matched[_bools(same_currency)].groupby("position", sort=False)["legacy_product_id"].agg(["count", "min"])
     )
     order_ids = orders["legacy_order_id"]
     positions = pd.Series(index, index=index)
@@ -362,11 +396,21 @@ def resolve_orders(
     by_product = migrated_products.set_index("legacy_product_id")
     product_price = legacy_product_id.map(by_product["price"]).astype("Int64")
     product_currency = legacy_product_id.map(by_product["currency"]).astype("str")
+    # M2: the currency the unit price names; for a bare one, the currency its product's price names, else the
+    # legacy currency. The source says which, for a warning.
+    named_by_product = legacy_product_id.map(by_product["price_currency_named"]).astype("str")
+    order_currency = orders["unit_price_currency"].fillna(named_by_product).fillna(project.legacy_currency)
+    order_currency_source = _status(
+        index,
+        [_bools(orders["unit_price_currency"].notna()), _bools(named_by_product.notna())],
+        ["read", "product"],
+        "assumed",
+    )
     unit_price_readings = parse.MoneyReadings(
         orders["unit_price_thousands_reading"], orders["unit_price_decimal_reading"]
     )
     resolved_unit_price = orders["unit_price"].fillna(
-        parse.agreeing_reading(unit_price_readings, orders["unit_price_currency"], product_price, product_currency)
+        parse.agreeing_reading(unit_price_readings, order_currency, product_price, product_currency)
     )
 
     status = orders["status_key"].map(project.mappings.statuses).astype("str")
@@ -415,13 +459,16 @@ def resolve_orders(
     computed_total[migrated] = quantity[migrated].astype("Int64") * resolved_unit_price[migrated]
     total_readings = parse.MoneyReadings(orders["total_thousands_reading"], orders["total_decimal_reading"])
     agreed_total = parse.agreeing_reading(
-        total_readings, orders["total_currency"], computed_total, orders["unit_price_currency"]
+        total_readings, orders["total_currency"].fillna(order_currency), computed_total, order_currency
     )
     return orders.assign(
         legacy_user_id=legacy_user_id,
         legacy_product_id=legacy_product_id,
         product_price=product_price,
         product_currency=product_currency,
+        product_price_raw=legacy_product_id.map(by_product["price_raw"]).astype("str"),
+        order_currency=order_currency,
+        order_currency_source=order_currency_source,
         resolved_unit_price=resolved_unit_price,
         agreed_total=agreed_total,
         status=status,
@@ -561,11 +608,11 @@ def build_marts(
             "ordered_at",
             "quantity",
             "resolved_unit_price",
-            "unit_price_currency",
+            "order_currency",
             "computed_total",
         ],
     )
-    country = with_address["address_country_key"].map(project.mappings.countries).astype("str")
+    country_code = with_address["address_country_key"].map(project.mappings.countries).astype("str")
     categories = migrated_products["category"].dropna().drop_duplicates()
     frames = {
         "users": migrated_users,
@@ -576,8 +623,10 @@ def build_marts(
                 "city": with_address["address_city"],
                 "state": with_address["address_state"],
                 "postal_code": with_address["address_postal_code"],
-                # A country no mapping knows is kept as written (with a warning), never dropped.
-                "country": country.fillna(with_address["address_country_text"]),
+                # Rule A1: the country as written, for audit, and its alpha-2 code where the seed knows the
+                # spelling; an unknown one keeps its text, with a null code and the warning country_unknown.
+                "country": with_address["address_country_text"],
+                "country_code": country_code,
                 "address_raw": with_address["address_raw"],
             }
         ),
@@ -601,7 +650,7 @@ def build_marts(
                 "ordered_at": migrated_orders["ordered_at"],
                 # The total is quantity times unit price; a legacy total that disagrees is a warning (O5).
                 "total_amount": migrated_orders["computed_total"],
-                "currency": migrated_orders["unit_price_currency"],
+                "currency": migrated_orders["order_currency"],
             }
         ),
         "order_items": pd.DataFrame(
@@ -610,7 +659,7 @@ def build_marts(
                 "legacy_product_id": migrated_orders["legacy_product_id"],
                 "quantity": migrated_orders["quantity"],
                 "unit_price": migrated_orders["resolved_unit_price"],
-                "currency": migrated_orders["unit_price_currency"],
+                "currency": migrated_orders["order_currency"],
             }
         ),
     }
@@ -745,6 +794,11 @@ def _unit_price_evidence(orders: pd.DataFrame, *, with_reading: bool) -> pd.Seri
     return _json_object(fields)
 
 
+def _currency_assumed_evidence(currency: pd.Series) -> pd.Series:
+    """The currency_assumed_evidence macro: the currency taken and the setting it came from (M2)."""
+    return _json_object([("currency", currency), ("from", pd.Series("LEGACY_CURRENCY", index=currency.index))])
+
+
 def _registration_evidence(orders: pd.DataFrame) -> pd.Series:
     """The registration_evidence macro: the user's legacy id and registration day, what rule O7 compared with."""
     day = orders["user_registered_at"].dt.strftime("%Y-%m-%d").astype("str")
@@ -859,7 +913,7 @@ def build_warnings(
             "is_phone_too_long",
         ],
     )
-    country = u["address_country_key"].map(mappings.countries)
+    country_code = u["address_country_key"].map(mappings.countries)
     user_checks = [
         ("email_invalid", "email", _bools(u["email_status"] == "invalid")),
         ("value_too_long", "email", _bools(u["is_email_too_long"])),
@@ -868,17 +922,28 @@ def build_warnings(
         ("phone_not_normalized", "phone_number_str", _bools(u["phone_status"] == "kept_raw")),
         ("value_too_long", "phone_number_str", _bools(u["is_phone_too_long"])),
         ("address_not_split", "address_combined", _bools(u["address_status"] == "not_split")),
-        ("country_unknown", "address_combined", _bools(u["address_country_key"].notna() & country.isna())),
+        ("country_unknown", "address_combined", _bools(u["address_country_key"].notna() & country_code.isna())),
     ]
     p = _rows(
         products,
         products["outcome"] == "migrated",
-        ["legacy_product_id", "price_status", "created_at_status", "category_key", "category"],
+        [
+            "legacy_product_id",
+            "price_status",
+            "price",
+            "currency",
+            "price_currency_status",
+            "created_at_status",
+            "category_key",
+            "category",
+        ],
     )
     product_checks = [
         ("price_invalid", "price_str", _bools(p["price_status"] == "invalid")),
         ("price_negative", "price_str", _bools(p["price_status"] == "negative")),
         ("amount_ambiguous", "price_str", _bools(p["price_status"] == "ambiguous")),
+        # M2: a bare price is in the legacy currency, an inference the ledger records.
+        ("currency_assumed", "price_str", _bools(p["price"].notna()) & _bools(p["price_currency_status"] == "bare")),
         ("created_date_invalid", "created_at_str", _bools(p["created_at_status"] == "invalid")),
         ("category_unknown", "category_name_redundant", _bools(p["category_key"].notna() & p["category"].isna())),
     ]
@@ -898,7 +963,9 @@ def build_warnings(
             "computed_total",
             "agreed_total",
             "total_currency",
-            "unit_price_currency",
+            "order_currency",
+            "order_currency_source",
+            "product_price_raw",
             "legacy_user_id",
             "user_registered_at",
             "is_dated_before_registration",
@@ -916,11 +983,14 @@ def build_warnings(
         & (
             total_ambiguous
             | _bools(o["total_amount"] != o["computed_total"])
-            | _bools(o["total_currency"] != o["unit_price_currency"])
+            # M2: a bare total is compared in the order's currency, so it never differs.
+            | _bools(o["total_currency"].notna() & (o["total_currency"] != o["order_currency"]))
         )
     )
     order_checks = [
         ("amount_disambiguated", "unit_price_str_redundant", unit_price_disambiguated),
+        ("currency_from_product", "unit_price_str_redundant", _bools(o["order_currency_source"] == "product")),
+        ("currency_assumed", "unit_price_str_redundant", _bools(o["order_currency_source"] == "assumed")),
         ("order_before_registration", "order_date_str", _bools(o["is_dated_before_registration"])),
         ("total_missing", "total_order_amount_str", total_missing),
         ("total_unreadable", "total_order_amount_str", total_unreadable),
@@ -929,8 +999,16 @@ def build_warnings(
     ]
     order_evidence = {
         0: _unit_price_evidence(o, with_reading=True),
-        1: _registration_evidence(o),
-        4: _json_object(
+        1: _json_object(
+            [
+                ("currency", o["order_currency"]),
+                ("legacy_product_id", o["legacy_product_id"].astype("Int64")),
+                ("product_price", o["product_price_raw"]),
+            ]
+        ),
+        2: _currency_assumed_evidence(o["order_currency"]),
+        3: _registration_evidence(o),
+        6: _json_object(
             [
                 ("read_as", _cents_text(o["agreed_total"])),
                 ("quantity", o["quantity"].astype("Int64")),
@@ -940,7 +1018,10 @@ def build_warnings(
     }
     parts = [
         (legacy["old_users"], _repairs(u["legacy_user_id"], user_checks)),
-        (legacy["old_products"], _repairs(p["legacy_product_id"], product_checks)),
+        (
+            legacy["old_products"],
+            _repairs(p["legacy_product_id"], product_checks, {3: _currency_assumed_evidence(p["currency"])}),
+        ),
         (legacy["old_orders"], _repairs(o["legacy_order_id"], order_checks, order_evidence)),
     ]
     return _quarantine(parts, outcome="warning")
@@ -1008,11 +1089,21 @@ def transform(
     legacy: Mapping[str, LegacyTable], snapshot_taken_at: datetime | None, project: Project, rules: TextRules
 ) -> Outputs:
     """Every model, staging to quarantine, on the staged legacy tables."""
+    try:
+        mappings = project.mappings.folded(lambda spellings: parse.mapping_key(spellings, rules))
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from None
+    project = replace(project, mappings=mappings)
+    currencies = currency_lookup(project, lambda spellings: parse.currency_key(spellings, rules))
     users = deduplicate_users(_in_chunks(legacy["old_users"].rows, lambda rows: stage_users(rows, rules)), project)
     products = classify_products(
-        _in_chunks(legacy["old_products"].rows, lambda rows: stage_products(rows, rules)), project
+        _in_chunks(
+            legacy["old_products"].rows,
+            lambda rows: stage_products(rows, rules, currencies, project.legacy_currency),
+        ),
+        project,
     )
-    staged_orders = _in_chunks(legacy["old_orders"].rows, lambda rows: stage_orders(rows, rules))
+    staged_orders = _in_chunks(legacy["old_orders"].rows, lambda rows: stage_orders(rows, rules, currencies))
     orders = resolve_orders(
         staged_orders, first_of_duplicates(legacy["old_orders"]), users, products, project, snapshot_taken_at
     )

@@ -7,7 +7,7 @@ dbt_project.yml, and the marts' enforced contracts (column names, types and cons
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,11 +40,33 @@ _VARCHAR = re.compile(r"varchar\((\d+)\)")
 
 @dataclass(frozen=True)
 class Mappings:
-    """The mapping seeds, spelling key -> canonical value."""
+    """The mapping seeds, spelling -> canonical value; `folded` keys them as the lookups do (rule S1)."""
 
     categories: Mapping[str, str]
     countries: Mapping[str, str]
     statuses: Mapping[str, str]
+
+    def folded(self, key: Callable[[pd.Series], pd.Series]) -> Mappings:
+        """The seeds by folded spelling (the mapping_seed macro); a key with two values is an error, as the seed's
+        test mapping_keys_unambiguous fails dbt's build."""
+        return Mappings(
+            categories=_folded("category_synonyms", self.categories, key),
+            countries=_folded("country_names", self.countries, key),
+            statuses=_folded("status_synonyms", self.statuses, key),
+        )
+
+
+def _folded(seed: str, mapping: Mapping[str, str], key: Callable[[pd.Series], pd.Series]) -> dict[str, str]:
+    keys = key(pd.Series(list(mapping), dtype="str"))
+    folded: dict[str, str] = {}
+    for spelling, folded_key in zip(mapping, keys, strict=True):
+        value = mapping[spelling]
+        if folded.setdefault(folded_key, value) != value:
+            raise ValueError(
+                f"the seed {seed} maps the key {folded_key!r} to both {folded[folded_key]!r} and {value!r} "
+                f"(the spelling {spelling!r}): spellings that fold alike must map to one value"
+            )
+    return folded
 
 
 @dataclass(frozen=True)
@@ -53,6 +75,9 @@ class Project:
     max_order_quantity: int
     # Rule O7: reject an order dated before its user registered (the dbt var strict_dates), else warn.
     strict_dates: bool
+    # Rule M2: the legacy app's own currency (the dbt var legacy_currency) and the currency_names seed's rows.
+    legacy_currency: str
+    currency_names: tuple[tuple[str, str], ...]
     mappings: Mappings
     marts: Mapping[str, OutputTable]
     rejects: OutputTable
@@ -65,6 +90,37 @@ def _seed(folder: Path, name: str) -> dict[str, str]:
     frame = pd.read_csv(folder / f"{name}.csv", dtype="str", keep_default_na=False)
     key, value = frame.columns[:2]
     return dict(zip(frame[key], frame[value], strict=True))
+
+
+def _seed_rows(folder: Path, name: str) -> tuple[tuple[str, str], ...]:
+    frame = pd.read_csv(folder / f"{name}.csv", dtype="str", keep_default_na=False)
+    key, value = frame.columns[:2]
+    return tuple(zip(frame[key], frame[value], strict=True))
+
+
+def legacy_currency(value: object) -> str:
+    """The legacy_currency macro: the var in capitals, refused unless it is three letters."""
+    code = str(value).upper()
+    if not re.fullmatch("[A-Z]{3}", code):
+        raise ValueError(f"legacy_currency must be an ISO 4217 code such as USD, not {code}")
+    return code
+
+
+def currency_lookup(project: Project, key: Callable[[pd.Series], pd.Series]) -> dict[str, str | None]:
+    """currency_lookup() and money_currency() (M2): a currency_key -> the one currency its spelling names, or the
+    legacy currency for a spelling several currencies share that include it, else None."""
+    spellings = pd.Series([spelling for spelling, _ in project.currency_names], dtype="str")
+    named: dict[str, set[str]] = {}
+    for folded, (_, currency) in zip(key(spellings), project.currency_names, strict=True):
+        if isinstance(folded, str):
+            named.setdefault(folded, set()).add(currency)
+    lookup: dict[str, str | None] = {}
+    for folded, codes in named.items():
+        if len(codes) == 1:
+            lookup[folded] = next(iter(codes))
+        else:
+            lookup[folded] = project.legacy_currency if project.legacy_currency in codes else None
+    return lookup
 
 
 def _constraints(column: Mapping[str, Any]) -> str:
@@ -110,6 +166,8 @@ def load_project(folder: Path = DBT_PROJECT_DIR, variables: Mapping[str, Any] | 
         staging_schema=str(variables.get("legacy_staging_schema", "staging")),
         max_order_quantity=int(variables.get("max_order_quantity", DEFAULT_MAX_ORDER_QUANTITY)),
         strict_dates=var_is_true(variables.get("strict_dates", False)),
+        legacy_currency=legacy_currency(variables.get("legacy_currency", "USD")),
+        currency_names=_seed_rows(seeds, "currency_names"),
         mappings=Mappings(
             categories=_seed(seeds, "category_synonyms"),
             countries=_seed(seeds, "country_names"),

@@ -4,7 +4,8 @@
 -- unit price (O2); a reference that matches more than one row is rejected, never guessed. A row without a legacy id,
 -- or with one the legacy table repeats, is rejected before anything else (K1). An ambiguous unit price or total
 -- takes the reading the evidence agrees with: the product's price, quantity times unit price (M4). An order dated
--- before its user registered migrates, flagged for a warning (O7); the var strict_dates rejects it instead.
+-- before its user registered migrates, flagged for a warning (O7); the var strict_dates rejects it instead. A bare
+-- unit price takes the currency its product's price names, else the legacy currency, each with a warning (M2).
 {%- set strict_dates = 'true' if var('strict_dates', false) | string | lower in ('true', '1', 'yes') else 'false' %}
 with
 
@@ -23,7 +24,7 @@ products as (
 ),
 
 status_synonyms as (
-    select * from {{ ref('status_synonyms') }}
+    select * from {{ mapping_seed('status_synonyms', 'status_spelling', 'status') }} as seed
 ),
 
 snapshot as (
@@ -102,7 +103,8 @@ price_matches as (
     inner join products
         on
             orders.product_name_key = products.product_name_key
-            and orders.unit_price_currency = products.currency
+            -- Rule M2: a bare unit price matches by amount alone; a named one by amount and currency.
+            and (orders.unit_price_currency is null or orders.unit_price_currency = products.currency)
             -- Rule M4: an ambiguous unit price matches a product's price by either reading.
             and products.price in (
                 orders.unit_price, orders.unit_price_thousands_reading, orders.unit_price_decimal_reading
@@ -132,33 +134,52 @@ orders_with_product as (
     left join price_matches
         on orders_with_user.legacy_order_id = price_matches.legacy_order_id
     left join status_synonyms
-        on orders_with_user.status_key = status_synonyms.status_spelling
+        on orders_with_user.status_key = status_synonyms.spelling_key
     left join users as resolved_user
         on orders_with_user.legacy_user_id = resolved_user.legacy_user_id
     left join snapshot on true
 ),
 
-orders_priced as (
-    -- Rule M4: an ambiguous unit price takes the reading equal to the resolved product's price and currency.
+orders_currency as (
+    -- Rule M2: the currency the unit price names; for a bare one, the currency its product's price names (even
+    -- where that price is unreadable as an amount), else the legacy currency. The source says which, for a warning.
     select
         orders_with_product.*,
         resolved_product.price as product_price,
         resolved_product.currency as product_currency,
+        resolved_product.price_raw as product_price_raw,
         coalesce(
-            orders_with_product.unit_price,
-            {{
-                money_agreeing_reading(
-                    'orders_with_product.unit_price_thousands_reading',
-                    'orders_with_product.unit_price_decimal_reading',
-                    'orders_with_product.unit_price_currency',
-                    'resolved_product.price',
-                    'resolved_product.currency'
-                )
-            }}
-        ) as resolved_unit_price
+            orders_with_product.unit_price_currency,
+            resolved_product.price_currency_named,
+            '{{ legacy_currency() }}'
+        ) as order_currency,
+        case
+            when orders_with_product.unit_price_currency is not null then 'read'
+            when resolved_product.price_currency_named is not null then 'product'
+            else 'assumed'
+        end as order_currency_source
     from orders_with_product
     left join products as resolved_product
         on orders_with_product.legacy_product_id = resolved_product.legacy_product_id
+),
+
+orders_priced as (
+    -- Rule M4: an ambiguous unit price takes the reading equal to the resolved product's price and currency.
+    select
+        orders_currency.*,
+        coalesce(
+            orders_currency.unit_price,
+            {{
+                money_agreeing_reading(
+                    'orders_currency.unit_price_thousands_reading',
+                    'orders_currency.unit_price_decimal_reading',
+                    'orders_currency.order_currency',
+                    'orders_currency.product_price',
+                    'orders_currency.product_currency'
+                )
+            }}
+        ) as resolved_unit_price
+    from orders_currency
 ),
 
 first_of_duplicates as (
@@ -253,9 +274,9 @@ final as (
             money_agreeing_reading(
                 'totalled.total_thousands_reading',
                 'totalled.total_decimal_reading',
-                'totalled.total_currency',
+                'coalesce(totalled.total_currency, totalled.order_currency)',
                 'totalled.computed_total',
-                'totalled.unit_price_currency'
+                'totalled.order_currency'
             )
         }} as agreed_total
     from totalled

@@ -9,7 +9,7 @@ products as (
 ),
 
 category_synonyms as (
-    select * from {{ ref('category_synonyms') }}
+    select * from {{ mapping_seed('category_synonyms', 'category_spelling', 'category') }} as seed
 ),
 
 categorized as (
@@ -19,7 +19,7 @@ categorized as (
         count(*) over (partition by products.legacy_product_id) as times_id_staged
     from products
     left join category_synonyms
-        on products.category_key = category_synonyms.category_spelling
+        on products.category_key = category_synonyms.spelling_key
 ),
 
 checked as (

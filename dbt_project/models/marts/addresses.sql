@@ -6,7 +6,7 @@ users as (
 ),
 
 country_names as (
-    select * from {{ ref('country_names') }}
+    select * from {{ mapping_seed('country_names', 'country_spelling', 'country_code') }} as seed
 ),
 
 final as (
@@ -16,12 +16,14 @@ final as (
         users.address_city::text as city,
         users.address_state::varchar as state,
         users.address_postal_code::varchar as postal_code,
-        -- A country no mapping knows is kept as written (with a warning), never dropped.
-        coalesce(country_names.country, users.address_country_text)::text as country,
+        -- Rule A1: the country as written, for audit, and its ISO 3166-1 alpha-2 code where the seed knows the
+        -- spelling; a country it does not know keeps its text, with a null code and the warning country_unknown.
+        users.address_country_text::text as country,
+        country_names.country_code::varchar as country_code,
         users.address_raw::text as address_raw
     from users
     left join country_names
-        on users.address_country_key = country_names.country_spelling
+        on users.address_country_key = country_names.spelling_key
 )
 
 select * from final

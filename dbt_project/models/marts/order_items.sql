@@ -11,7 +11,7 @@ final as (
         orders.legacy_product_id::bigint as legacy_product_id,
         orders.quantity::integer as quantity,
         orders.resolved_unit_price::numeric(12, 2) as unit_price,
-        orders.unit_price_currency::varchar as currency
+        orders.order_currency::varchar as currency
     from orders
 )
 

@@ -13,7 +13,7 @@ final as (
         orders.ordered_at::timestamp as ordered_at,
         -- The total is quantity times unit price; a legacy total that disagrees is a warning (rule O5).
         orders.computed_total::numeric(12, 2) as total_amount,
-        orders.unit_price_currency::varchar as currency
+        orders.order_currency::varchar as currency
     from orders
 )
 

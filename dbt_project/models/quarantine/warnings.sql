@@ -11,7 +11,7 @@ users as (
 ),
 
 country_names as (
-    select * from {{ ref('country_names') }}
+    select * from {{ mapping_seed('country_names', 'country_spelling', 'country_code') }} as seed
 ),
 
 products as (
@@ -34,7 +34,7 @@ user_repairs as (
         users.legacy_row
     from users
     left join country_names
-        on users.address_country_key = country_names.country_spelling
+        on users.address_country_key = country_names.spelling_key
     cross join
         lateral (
             values
@@ -53,7 +53,7 @@ user_repairs as (
             ),
             (
                 case
-                    when users.address_country_key is not null and country_names.country is null
+                    when users.address_country_key is not null and country_names.country_code is null
                         then 'country_unknown'
                 end,
                 'address_combined'
@@ -68,23 +68,37 @@ product_repairs as (
         products.legacy_product_id as legacy_id,
         repairs.reason_code,
         repairs.column_name,
-        null::jsonb as evidence,
+        repairs.evidence,
         products.legacy_row
     from products
     cross join
         lateral (
             values
-            (case when products.price_status = 'invalid' then 'price_invalid' end, 'price_str'),
-            (case when products.price_status = 'negative' then 'price_negative' end, 'price_str'),
-            (case when products.price_status = 'ambiguous' then 'amount_ambiguous' end, 'price_str'),
-            (case when products.created_at_status = 'invalid' then 'created_date_invalid' end, 'created_at_str'),
+            (case when products.price_status = 'invalid' then 'price_invalid' end, 'price_str', null::jsonb),
+            (case when products.price_status = 'negative' then 'price_negative' end, 'price_str', null::jsonb),
+            (case when products.price_status = 'ambiguous' then 'amount_ambiguous' end, 'price_str', null::jsonb),
+            (
+                -- Rule M2: a bare price is in the legacy currency, an inference the ledger records.
+                case
+                    when products.price is not null and products.price_currency_status = 'bare'
+                        then 'currency_assumed'
+                end,
+                'price_str',
+                {{ currency_assumed_evidence('products.currency') }}
+            ),
+            (
+                case when products.created_at_status = 'invalid' then 'created_date_invalid' end,
+                'created_at_str',
+                null::jsonb
+            ),
             (
                 case
                     when products.category_key is not null and products.category is null then 'category_unknown'
                 end,
-                'category_name_redundant'
+                'category_name_redundant',
+                null::jsonb
             )
-        ) as repairs (reason_code, column_name)
+        ) as repairs (reason_code, column_name, evidence)
     where repairs.reason_code is not null
 ),
 
@@ -111,6 +125,22 @@ order_repairs as (
                 )
             ),
             (
+                -- Rule M2: a bare unit price in the currency its product's price names.
+                case when orders.order_currency_source = 'product' then 'currency_from_product' end,
+                'unit_price_str_redundant',
+                jsonb_build_object(
+                    'currency', orders.order_currency,
+                    'legacy_product_id', orders.legacy_product_id,
+                    'product_price', orders.product_price_raw
+                )
+            ),
+            (
+                -- Rule M2: a bare unit price whose product names no currency is in the legacy currency.
+                case when orders.order_currency_source = 'assumed' then 'currency_assumed' end,
+                'unit_price_str_redundant',
+                {{ currency_assumed_evidence('orders.order_currency') }}
+            ),
+            (
                 -- Rule O7: the order is the business fact; the evidence names the registration it contradicts.
                 case when orders.is_dated_before_registration then 'order_before_registration' end,
                 'order_date_str',
@@ -126,7 +156,8 @@ order_repairs as (
                     when orders.total_status = 'ambiguous' then 'total_mismatch'
                     when
                         orders.total_amount <> orders.computed_total
-                        or orders.total_currency <> orders.unit_price_currency
+                        -- Rule M2: a bare total is compared in the order's currency, so it never differs.
+                        or orders.total_currency <> orders.order_currency
                         then 'total_mismatch'
                 end,
                 'total_order_amount_str',

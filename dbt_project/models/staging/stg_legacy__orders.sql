@@ -4,6 +4,10 @@ source as (
     select * from {{ source('legacy', 'old_orders') }}
 ),
 
+currencies as (
+    select * from {{ currency_lookup() }} as seed
+),
+
 cleaned as materialized (
     select
         source.id::bigint as legacy_order_id,
@@ -14,7 +18,7 @@ cleaned as materialized (
         source.order_date_str as ordered_at_raw,
         {{ clean_text('source.order_date_str') }} as ordered_at_text,
         source.status_text as status_raw,
-        {{ spelling_key(clean_text('source.status_text')) }} as status_key,
+        {{ mapping_key(clean_text('source.status_text')) }} as status_key,
         source.quantity,
         source.unit_price_str_redundant as unit_price_raw,
         {{ clean_text('source.unit_price_str_redundant') }} as unit_price_text,
@@ -24,59 +28,100 @@ cleaned as materialized (
     from source
 ),
 
-parsed as materialized (
+amounts as (
     select
         cleaned.*,
-        -- Rule O3 compares whole rows but the id; a 16-byte digest keeps that comparison cheap.
-        md5((cleaned.legacy_row - 'id')::text)::uuid as legacy_row_digest,
-        {{ parse_timestamp('cleaned.ordered_at_text') }} as ordered_at,
-        {{ parse_money_amount('cleaned.unit_price_text') }} as unit_price_amount,
-        {{ money_reading('cleaned.unit_price_text', 'thousands') }} as unit_price_thousands_reading,
-        {{ money_reading('cleaned.unit_price_text', 'decimal') }} as unit_price_decimal_reading,
-        {{ parse_money_currency('cleaned.unit_price_text') }} as unit_price_currency,
-        {{ parse_money_amount('cleaned.total_text') }} as total_amount_amount,
-        {{ money_reading('cleaned.total_text', 'thousands') }} as total_thousands_reading,
-        {{ money_reading('cleaned.total_text', 'decimal') }} as total_decimal_reading,
-        {{ parse_money_currency('cleaned.total_text') }} as total_currency
+        {{ money_amount_text('cleaned.unit_price_text') }} as unit_price_amount_text,
+        {{ money_amount_text('cleaned.total_text') }} as total_amount_text
     from cleaned
+),
+
+split as (
+    select
+        amounts.*,
+        {{ money_digits('amounts.unit_price_text', 'amounts.unit_price_amount_text') }} as unit_price_digits,
+        {{ money_currency_key('amounts.unit_price_text', 'amounts.unit_price_amount_text') }}
+            as unit_price_currency_key,
+        {{ money_digits('amounts.total_text', 'amounts.total_amount_text') }} as total_digits,
+        {{ money_currency_key('amounts.total_text', 'amounts.total_amount_text') }} as total_currency_key
+    from amounts
+),
+
+parsed as materialized (
+    select
+        split.*,
+        -- Rule O3 compares whole rows but the id; a 16-byte digest keeps that comparison cheap.
+        md5((split.legacy_row - 'id')::text)::uuid as legacy_row_digest,
+        {{ parse_timestamp('split.ordered_at_text') }} as ordered_at,
+        {{ parse_money_amount('split.unit_price_text', 'split.unit_price_digits') }} as unit_price_amount,
+        {{ money_reading('split.unit_price_digits', 'thousands') }} as unit_price_thousands_reading,
+        {{ money_reading('split.unit_price_digits', 'decimal') }} as unit_price_decimal_reading,
+        {{ money_currency('split.unit_price_currency_key', 'unit_price_currency') }} as unit_price_currency,
+        {{ parse_money_amount('split.total_text', 'split.total_digits') }} as total_amount_amount,
+        {{ money_reading('split.total_digits', 'thousands') }} as total_thousands_reading,
+        {{ money_reading('split.total_digits', 'decimal') }} as total_decimal_reading,
+        {{ money_currency('split.total_currency_key', 'total_currency') }} as total_currency
+    from split
+    left join currencies as unit_price_currency
+        on split.unit_price_currency_key = unit_price_currency.currency_key
+    left join currencies as total_currency
+        on split.total_currency_key = total_currency.currency_key
+),
+
+statuses as (
+    select
+        parsed.*,
+        {{ money_currency_status('parsed.unit_price_currency_key', 'parsed.unit_price_currency') }}
+            as unit_price_currency_status,
+        {{ money_currency_status('parsed.total_currency_key', 'parsed.total_currency') }} as total_currency_status
+    from parsed
 ),
 
 final as (
     select
-        parsed.legacy_order_id,
-        parsed.user_identifier_raw,
-        parsed.user_identifier_key,
-        parsed.product_name_raw,
-        parsed.product_name_key,
-        parsed.ordered_at_raw,
-        parsed.ordered_at,
-        {{ parse_status('parsed.ordered_at_text', 'parsed.ordered_at') }} as ordered_at_status,
-        parsed.status_raw,
-        parsed.status_key,
-        parsed.quantity,
-        parsed.unit_price_raw,
-        parsed.unit_price_amount as unit_price,
-        parsed.unit_price_thousands_reading,
-        parsed.unit_price_decimal_reading,
-        parsed.unit_price_currency,
+        statuses.legacy_order_id,
+        statuses.user_identifier_raw,
+        statuses.user_identifier_key,
+        statuses.product_name_raw,
+        statuses.product_name_key,
+        statuses.ordered_at_raw,
+        statuses.ordered_at,
+        {{ parse_status('statuses.ordered_at_text', 'statuses.ordered_at') }} as ordered_at_status,
+        statuses.status_raw,
+        statuses.status_key,
+        statuses.quantity,
+        statuses.unit_price_raw,
+        statuses.unit_price_amount as unit_price,
+        statuses.unit_price_thousands_reading,
+        statuses.unit_price_decimal_reading,
+        -- Rule M2: the currency the unit price names, null when bare (the product or the setting decides it).
+        statuses.unit_price_currency,
+        statuses.unit_price_currency_status,
         {{
             money_status(
-                'parsed.unit_price_text',
-                'parsed.unit_price_amount',
-                'parsed.unit_price_thousands_reading',
+                'statuses.unit_price_text',
+                'statuses.unit_price_amount',
+                'statuses.unit_price_thousands_reading',
+                'statuses.unit_price_currency_status',
                 negative=true
             )
         }} as unit_price_status,
-        parsed.total_raw,
-        parsed.total_amount_amount as total_amount,
-        parsed.total_thousands_reading,
-        parsed.total_decimal_reading,
-        parsed.total_currency,
-        {{ money_status('parsed.total_text', 'parsed.total_amount_amount', 'parsed.total_thousands_reading') }}
-            as total_status,
-        parsed.legacy_row_digest,
-        parsed.legacy_row
-    from parsed
+        statuses.total_raw,
+        statuses.total_amount_amount as total_amount,
+        statuses.total_thousands_reading,
+        statuses.total_decimal_reading,
+        statuses.total_currency,
+        {{
+            money_status(
+                'statuses.total_text',
+                'statuses.total_amount_amount',
+                'statuses.total_thousands_reading',
+                'statuses.total_currency_status'
+            )
+        }} as total_status,
+        statuses.legacy_row_digest,
+        statuses.legacy_row
+    from statuses
 )
 
 select * from final

@@ -4,6 +4,10 @@ source as (
     select * from {{ source('legacy', 'old_products') }}
 ),
 
+currencies as (
+    select * from {{ currency_lookup() }} as seed
+),
+
 cleaned as materialized (
     select
         source.id::bigint as legacy_product_id,
@@ -12,42 +16,82 @@ cleaned as materialized (
         source.price_str as price_raw,
         {{ clean_text('source.price_str') }} as price_text,
         source.category_name_redundant as category_raw,
-        {{ spelling_key(clean_text('source.category_name_redundant')) }} as category_key,
+        {{ mapping_key(clean_text('source.category_name_redundant')) }} as category_key,
         source.created_at_str as created_at_raw,
         {{ clean_text('source.created_at_str') }} as created_at_text,
         to_jsonb(source.*) as legacy_row
     from source
 ),
 
-parsed as materialized (
+amounts as (
     select
         cleaned.*,
-        {{ parse_money_amount('cleaned.price_text') }} as price_amount,
-        {{ money_reading('cleaned.price_text', 'thousands') }} as price_thousands_reading,
-        {{ parse_money_currency('cleaned.price_text') }} as price_currency,
-        {{ parse_timestamp('cleaned.created_at_text') }} as created_at
+        {{ money_amount_text('cleaned.price_text') }} as price_amount_text
     from cleaned
+),
+
+split as (
+    select
+        amounts.*,
+        {{ money_digits('amounts.price_text', 'amounts.price_amount_text') }} as price_digits,
+        {{ money_currency_key('amounts.price_text', 'amounts.price_amount_text') }} as price_currency_key
+    from amounts
+),
+
+parsed as materialized (
+    select
+        split.*,
+        {{ parse_money_amount('split.price_text', 'split.price_digits') }} as price_amount,
+        {{ money_reading('split.price_digits', 'thousands') }} as price_thousands_reading,
+        {{ money_currency('split.price_currency_key', 'price_currency') }} as price_currency_named,
+        {{ parse_timestamp('split.created_at_text') }} as created_at
+    from split
+    left join currencies as price_currency
+        on split.price_currency_key = price_currency.currency_key
+),
+
+statuses as (
+    select
+        parsed.*,
+        {{ money_currency_status('parsed.price_currency_key', 'parsed.price_currency_named') }}
+            as price_currency_status
+    from parsed
 ),
 
 final as (
     select
-        parsed.legacy_product_id,
-        parsed.product_name,
-        {{ spelling_key('parsed.product_name') }} as product_name_key,
-        parsed.description,
-        parsed.price_raw,
-        case when parsed.price_amount >= 0 then parsed.price_amount end as price,
-        case when parsed.price_amount >= 0 then parsed.price_currency end as currency,
+        statuses.legacy_product_id,
+        statuses.product_name,
+        {{ spelling_key('statuses.product_name') }} as product_name_key,
+        statuses.description,
+        statuses.price_raw,
+        case
+            when statuses.price_amount >= 0 and statuses.price_currency_status <> 'unknown' then statuses.price_amount
+        end as price,
+        -- Rule M2: the currency the price names; a bare price is the legacy currency (a warning says so).
+        case
+            when statuses.price_amount >= 0 and statuses.price_currency_status <> 'unknown'
+                then coalesce(statuses.price_currency_named, '{{ legacy_currency() }}')
+        end as currency,
+        -- The currency the price text names, even where its amount is unreadable (an order's evidence, M2).
+        statuses.price_currency_named,
+        statuses.price_currency_status,
         {{
-            money_status('parsed.price_text', 'parsed.price_amount', 'parsed.price_thousands_reading', negative=true)
+            money_status(
+                'statuses.price_text',
+                'statuses.price_amount',
+                'statuses.price_thousands_reading',
+                'statuses.price_currency_status',
+                negative=true
+            )
         }} as price_status,
-        parsed.category_raw,
-        parsed.category_key,
-        parsed.created_at_raw,
-        parsed.created_at,
-        {{ parse_status('parsed.created_at_text', 'parsed.created_at') }} as created_at_status,
-        parsed.legacy_row
-    from parsed
+        statuses.category_raw,
+        statuses.category_key,
+        statuses.created_at_raw,
+        statuses.created_at,
+        {{ parse_status('statuses.created_at_text', 'statuses.created_at') }} as created_at_status,
+        statuses.legacy_row
+    from statuses
 )
 
 select * from final

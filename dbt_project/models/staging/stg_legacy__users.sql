@@ -132,7 +132,7 @@ final as (
         end as address_country_text,
         case
             when address_split.address_tail_length > length(address_split.address_last_part)
-                then {{ spelling_key('address_split.address_last_part') }}
+                then {{ mapping_key('address_split.address_last_part') }}
         end as address_country_key,
         {{
             parse_status('address_split.address_text', 'address_split.address_state_zip', unread='not_split')

@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         choices=list(PROFILES),
         default=DEFAULT_PROFILE,
-        help="legacy: only what the legacy app itself wrote; dirty (default): every pattern of the dirt catalogue",
+        help="legacy: only what the legacy app itself wrote; dirty (default): every pattern of the dirt catalogue; "
+        "wild: every value through a random combination of the grammar's choices (docs/dirt-catalogue.md)",
     )
     parser.add_argument("--replace", action="store_true", help="drop and regenerate legacy tables that hold data")
     parser.add_argument(

@@ -96,6 +96,7 @@ def generate(seed: int, sizes: Sizes, profile: Profile) -> Iterator[Chunk]:
         true_cents=np.array([p.price_cents for p in catalogue_plan.products], dtype=np.int64),
         true_currency=np.array([p.currency for p in catalogue_plan.products], dtype=object),
         partner=catalogue_plan.partner,
+        named_currency=np.array(rendered_products.named_currency, dtype=object),
     )
 
     for chunk, start in enumerate(range(0, sizes.orders, CHUNK_ROWS)):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seeder import catalogue
+from seeder import catalogue, grammar
 from seeder.catalogue import Profile
 from seeder.pools import (
     LEGACY_STATUS_SPELLINGS,
@@ -29,6 +29,7 @@ from seeder.text import (
     MONEY_FORMS,
     NULL,
     amount,
+    array_literal,
     civil,
     default_money_form,
     impossible_dates,
@@ -37,7 +38,7 @@ from seeder.text import (
     timestamp_texts,
     write_dates,
 )
-from seeder.users import END
+from seeder.users import END, START, grammar_text
 
 TABLE: catalogue.LegacyTable = "old_orders"
 FORM_COLUMNS = catalogue.columns(TABLE)
@@ -69,8 +70,27 @@ READABLE_UNIT_PRICES = tuple(
         "thousands_eu",
         "integer",
         "free",
+        "wild",
+        "wild_bare",
+        "wild_bare_assumed",
     )
 )
+# Unit prices that name no currency: their product's, where its price names one, else USD (B).
+BARE_UNIT_PRICES = (
+    "unit_price_plain",
+    "unit_price_thousands_us",
+    "unit_price_integer",
+    "unit_price_free",
+    "unit_price_wild_bare",
+    "unit_price_wild_bare_assumed",
+)
+WILD_DATE_WRITERS = {
+    "order_date_wild": grammar.write_dates,
+    "order_date_wild_ambiguous_slash": grammar.write_ambiguous_slash,
+    "order_date_wild_two_digit_year": grammar.write_two_digit_years,
+    "order_date_wild_impossible": grammar.write_impossible_dates,
+}
+WILD_COLUMNS = ("date_form", "status_form", "unit_price_form", "total_form")
 TOTAL_WARNINGS = {
     "total_na": "total_missing",
     "total_empty": "total_missing",
@@ -93,6 +113,7 @@ ANSWER_COLUMNS = (
     "total_amount",
     "warnings",
     *FORM_COLUMNS,
+    "grammar",
 )
 
 
@@ -119,6 +140,14 @@ class ProductIndex:
     true_cents: np.ndarray
     true_currency: np.ndarray
     partner: np.ndarray  # position of the other product with the same name, or -1
+    # The currency each product's price text names (see RenderedProducts.named_currency); None: none names one.
+    named_currency: np.ndarray | None = None
+
+    def named(self, positions: np.ndarray) -> np.ndarray:
+        """The currency the price of each product named: a code, "" for none, None where it cannot be told."""
+        if self.named_currency is None:
+            return np.full(len(positions), "", dtype=object)
+        return self.named_currency[positions]
 
 
 @dataclass(frozen=True)
@@ -180,15 +209,29 @@ def _effective_forms(
     status_form[(status_form == code["status_form"]["status_synonym"]) & no_synonym] = code["status_form"][
         "status_legacy"
     ]
+    misread = (date_form == code["date_form"]["order_date_wild_ambiguous_slash"]) & ~grammar.ambiguous_slash_fits(
+        batch.ordered_at
+    )
+    date_form[misread] = code["date_form"]["order_date_wild"]
     price_form = out["unit_price_form"]
     cents, currency = products.true_cents[batch.product], products.true_currency[batch.product]
+    # A bare unit price reads as the currency its product's price names, else USD (B): written only where that
+    # is the true one, as the legacy app wrote its order lines.
+    named = products.named(batch.product)
+    bare_reads = np.array([n if n else ("USD" if n == "" else None) for n in named.tolist()], dtype=object)
     for form, idx in catalogue.groups(TABLE, "unit_price_form", price_form):
-        if form not in READABLE_UNIT_PRICES:
+        if form not in READABLE_UNIT_PRICES or form == "unit_price_wild":
             continue
         short = form.removeprefix("unit_price_")
         for i in idx.tolist():
-            if not money_fits(short, int(cents[i]), currency[i]):
-                price_form[i] = code["unit_price_form"][f"unit_price_{default_money_form(currency[i])}"]
+            bare_fits = bare_reads[i] == currency[i]
+            if form == "unit_price_wild_bare":
+                if not bare_fits:
+                    price_form[i] = code["unit_price_form"]["unit_price_wild"]
+            elif not money_fits(short, int(cents[i]), currency[i]) or (form in BARE_UNIT_PRICES and not bare_fits):
+                fallback = default_money_form(currency[i])
+                fallback = "wild" if fallback == "code_suffix" or (fallback == "plain" and not bare_fits) else fallback
+                price_form[i] = code["unit_price_form"][f"unit_price_{fallback}"]
     return out
 
 
@@ -272,8 +315,14 @@ def render_orders(
     ordered = np.full(n, NULL, dtype=np.int64)
     date_state = np.zeros(n, dtype=np.int8)  # 0 read, 1 missing, 2 unreadable
     survivor_pos = resolved_user - 1
+    labels = {column: np.full(n, None, dtype=object) for column in WILD_COLUMNS}
     for form, idx in catalogue.groups(TABLE, "date_form", forms["date_form"]):
-        if form in ORDER_DATE_FORMS:
+        if form in WILD_DATE_WRITERS:
+            written = WILD_DATE_WRITERS[form](batch.ordered_at[idx], picks[idx], "order_date")
+            date_text[idx], ordered[idx], labels["date_form"][idx] = written.texts, written.expected, written.labels
+            if form in ("order_date_wild_two_digit_year", "order_date_wild_impossible"):
+                date_state[idx] = 2
+        elif form in ORDER_DATE_FORMS:
             date_text[idx], ordered[idx] = write_dates(batch.ordered_at[idx], ORDER_DATE_FORMS[form])
         elif form in ("order_date_future", "order_date_before_registration"):
             p = picks[idx].astype(np.int64)
@@ -327,6 +376,18 @@ def render_orders(
     status_text = np.empty(n, dtype=object)
     status_ok = np.ones(n, dtype=bool)
     for form, idx in catalogue.groups(TABLE, "status_form", forms["status_form"]):
+        if form in ("status_wild", "status_wild_unknown"):
+            if form == "status_wild":
+                known = grammar.seed_spellings("status_synonyms")
+                options = [known[STATUSES[s]] for s in batch.status[idx].tolist()]
+            else:
+                options = [grammar.unknown_words(grammar.UNKNOWN_STATUS_WORDS, "status_synonyms")] * idx.size
+                status_ok[idx] = False
+            spellings = grammar.pick_spellings(options, picks[idx], "status")
+            status_text[idx], labels["status_form"][idx] = grammar.write_words(
+                spellings, picks[idx], "status", grammar.STATUS_WIDTH
+            )
+            continue
         texts = []
         for s, pick in zip(batch.status[idx].tolist(), (pick_list[i] for i in idx.tolist()), strict=True):
             status = STATUSES[s]
@@ -360,6 +421,19 @@ def render_orders(
     for form, idx in catalogue.groups(TABLE, "unit_price_form", forms["unit_price_form"]):
         cents, currency = true_cents[idx].tolist(), true_currency[idx].tolist()
         picked = [pick_list[i] for i in idx.tolist()]
+        if form in ("unit_price_wild", "unit_price_wild_bare"):
+            bare = np.full(idx.size, form == "unit_price_wild_bare")
+            written = grammar.write_money(cents, currency, picks[idx], bare, "unit_price")
+            price_text[idx], labels["unit_price_form"][idx] = written.texts, written.labels
+            price_cents[idx], price_currency[idx] = true_cents[idx], true_currency[idx]
+            money_form[idx] = [default_money_form(cur) for cur in currency]
+            continue
+        if form == "unit_price_wild_shared_symbol":
+            written = grammar.write_shared_symbol(cents, currency, picks[idx], "unit_price")
+            price_text[idx], labels["unit_price_form"][idx] = written.texts, written.labels
+            money_form[idx] = [default_money_form(cur) for cur in currency]
+            price_state[idx] = 2
+            continue
         if form in READABLE_UNIT_PRICES:
             short = form.removeprefix("unit_price_")
             writer = MONEY_FORMS[short]
@@ -388,17 +462,27 @@ def render_orders(
     shared = (partner >= 0) & (product_state == 0)
     resolved_product = product + 1
     ambiguous = np.zeros(n, dtype=bool)
+    # A bare unit price names no currency: products are compared by amount alone (O2, B).
+    bare = np.isin(forms["unit_price_form"], [catalogue.code(f) for f in BARE_UNIT_PRICES])
     if shared.any():
-        own = price_ok & (products.price_cents[product] == price_cents) & (products.currency[product] == price_currency)
+        own = (
+            price_ok
+            & (products.price_cents[product] == price_cents)
+            & (bare | (products.currency[product] == price_currency))
+        )
         other_pos = np.where(partner >= 0, partner, 0)
         other = (
             price_ok
             & (products.price_cents[other_pos] == price_cents)
-            & (products.currency[other_pos] == price_currency)
+            & (bare | (products.currency[other_pos] == price_currency))
         )
         matches = own.astype(np.int8) + other.astype(np.int8)
         ambiguous = shared & (matches != 1)
         resolved_product = np.where(shared & ~own & other, other_pos + 1, resolved_product)
+    # Its currency is then the one the resolved product's price names, or USD where that names none.
+    named = products.named(resolved_product - 1)
+    from_product = bare & np.array([bool(name) for name in named.tolist()], dtype=bool)
+    price_currency[bare] = np.where(from_product[bare], named[bare], "USD")
 
     # ---- the outcome: the first reason that applies, in the rules' order ----
     reasons = (
@@ -424,11 +508,15 @@ def render_orders(
     total_cents = quantity_number * true_cents
     total_for_text = np.where((quantity_number >= 1) & (quantity_number <= MAX_QUANTITY), total_cents, true_cents)
     total_text = np.empty(n, dtype=object)
-    warning = np.full(n, "{}", dtype=object)
+    total_warning = np.full(n, None, dtype=object)
     for form, idx in catalogue.groups(TABLE, "total_form", forms["total_form"]):
         cents, currency = total_for_text[idx].tolist(), true_currency[idx].tolist()
         picked = [pick_list[i] for i in idx.tolist()]
         match form:
+            case "total_wild":
+                bare_total = grammar.uniform(picks[idx], "total.bare") < grammar.BARE_TOTALS
+                written = grammar.write_money(cents, currency, picks[idx], bare_total, "total")
+                total_text[idx], labels["total_form"][idx] = written.texts, written.labels
             case "total_consistent":
                 total_text[idx] = [
                     MONEY_FORMS[f](c, cur) for f, c, cur in zip(money_form[idx], cents, currency, strict=True)
@@ -443,17 +531,28 @@ def render_orders(
                     for c, cur, p in zip(cents, currency, picked, strict=True)
                 ]
             case "total_mismatch_currency":
+                # Another currency, written: a bare total would be read in the order's own (B).
                 total_text[idx] = [
-                    f"{amount(c)} EUR" if cur == "USD" else amount(c) for c, cur in zip(cents, currency, strict=True)
+                    f"{amount(c)} {'EUR' if cur == 'USD' else 'USD'}" for c, cur in zip(cents, currency, strict=True)
                 ]
             case _:
                 total_text[idx] = [("TBD", "see invoice")[p % 2] for p in picked]
         if form in TOTAL_WARNINGS:
-            warning[idx] = "{" + TOTAL_WARNINGS[form] + "}"
-    # O7: an order dated before its user registered migrates as written, with a warning (strict_dates off).
-    early = np.flatnonzero(migrated & before)
-    warning[early] = [
-        "{order_before_registration" + ("," + w[1:] if w != "{}" else "}") for w in warning[early].tolist()
+            total_warning[idx] = TOTAL_WARNINGS[form]
+    # Warnings of a migrated order, in the rules' order: O7 (an order dated before its user registered migrates
+    # as written, strict_dates off), the currency of a bare unit price (B), then the total (O5).
+    currency_warning = np.where(from_product, "currency_from_product", "currency_assumed")
+    warning = [
+        array_literal(
+            [
+                *(["order_before_registration"] if early else []),
+                *([str(currency)] if is_bare else []),
+                *([str(total)] if total else []),
+            ]
+        )
+        for early, is_bare, currency, total in zip(
+            (migrated & before).tolist(), bare.tolist(), currency_warning.tolist(), total_warning.tolist(), strict=True
+        )
     ]
 
     # ---- derived patterns: what followed from other rows ----
@@ -468,6 +567,9 @@ def render_orders(
     pick_form = picks % 3
     for inner_form, pick in (("order_date_iso_date", 0), ("order_date_us_ampm", 1), ("order_date_iso_seconds", 2)):
         forms["date_form"][unchecked & (pick_form == pick)] = date_codes[inner_form]
+    price_codes = catalogue.codes(TABLE, "unit_price_form")
+    assumed = (forms["unit_price_form"] == price_codes["unit_price_wild_bare"]) & ~from_product
+    forms["unit_price_form"][assumed] = price_codes["unit_price_wild_bare_assumed"]
     product_codes = catalogue.codes(TABLE, "product_form")
     forms["product_form"][shared & ~ambiguous] = product_codes["order_product_shared_name"]
     forms["product_form"][ambiguous] = product_codes["order_product_shared_ambiguous"]
@@ -484,6 +586,7 @@ def render_orders(
     for column in FORM_COLUMNS:
         if column != "row_form":
             forms[column] = forms[column][source]
+    row_grammar = [grammar_text(**{column: labels[column][k] for column in WILD_COLUMNS}) for k in source.tolist()]
 
     named = {column: catalogue.decode(TABLE, column, codes) for column, codes in forms.items()}
     ids = batch.ids.tolist()
@@ -506,7 +609,9 @@ def render_orders(
     for i in range(n):
         row_forms = [named[column][i] for column in FORM_COLUMNS]
         if copy[i]:
-            answer_rows.append((ids[i], "merged", "duplicate_order", ids[i - 1], *([None] * 8), "{}", *row_forms))
+            answer_rows.append(
+                (ids[i], "merged", "duplicate_order", ids[i - 1], *([None] * 8), "{}", *row_forms, row_grammar[i])
+            )
         elif migrated[i]:
             answer_rows.append(
                 (
@@ -524,10 +629,11 @@ def render_orders(
                     amount(int(total_cents[i])),
                     warning[i],
                     *row_forms,
+                    row_grammar[i],
                 )
             )
         else:
-            answer_rows.append((ids[i], "rejected", reason[i], None, *([None] * 8), "{}", *row_forms))
+            answer_rows.append((ids[i], "rejected", reason[i], None, *([None] * 8), "{}", *row_forms, row_grammar[i]))
     return RenderedOrders(legacy_rows, answer_rows, named)
 
 
@@ -536,12 +642,18 @@ def render_orders(
 STATUS_WEIGHTS = np.array([0.12, 0.1, 0.2, 0.45, 0.08, 0.05])
 QUANTITY_WEIGHTS = np.array([0.45, 0.25, 0.15, 0.1, 0.05])
 CONDITIONAL_PRICES = (
-    # pattern, whether it fits (cents, is EUR)
-    ("unit_price_free", lambda cents, eur: (cents == 0) & ~eur),
-    ("unit_price_thousands_us", lambda cents, eur: (cents >= 100_000) & ~eur),
-    ("unit_price_thousands_eu", lambda cents, eur: (cents >= 100_000) & eur),
-    ("unit_price_euro_comma", lambda cents, eur: eur),
-    ("unit_price_integer", lambda cents, eur: (cents % 100 == 0) & ~eur),
+    # pattern, whether it fits (cents, currency, whether the product shares its name)
+    ("unit_price_free", lambda cents, cur, shared: (cents == 0) & (cur == "USD")),
+    ("unit_price_thousands_us", lambda cents, cur, shared: (cents >= 100_000) & (cur == "USD")),
+    ("unit_price_thousands_eu", lambda cents, cur, shared: (cents >= 100_000) & (cur == "EUR")),
+    ("unit_price_euro_comma", lambda cents, cur, shared: cur == "EUR"),
+    ("unit_price_integer", lambda cents, cur, shared: (cents % 100 == 0) & (cur == "USD")),
+    # Not where the name is shared: whether `¥1500`, an amount with a currency the rules refuse, picks one of two
+    # products by its amount (O2) the rules do not say.
+    (
+        "unit_price_wild_shared_symbol",
+        lambda cents, cur, shared: np.isin(cur, grammar.SHARED_SYMBOL_CURRENCIES) & ~shared,
+    ),
 )
 
 
@@ -558,8 +670,12 @@ def plan_orders(
     nameable = np.flatnonzero(products.migrated)
     product = nameable[rng.integers(0, len(nameable), size=count)]
     registered = users.registered_at[user]
-    # Uniform between the registration and the end of the legacy app's life.
-    ordered = registered + (rng.random(count) * (END - registered)).astype(np.int64)
+    if profile == "wild":
+        # The legacy app dated orders without looking at the registration: uniform over its whole life (O7).
+        ordered = START + (rng.random(count) * (END - START)).astype(np.int64)
+    else:
+        # Uniform between the registration and the end of the legacy app's life.
+        ordered = registered + (rng.random(count) * (END - registered)).astype(np.int64)
     forms = catalogue.draw(rng, TABLE, profile, count)
     mdy = forms["date_form"] == catalogue.code("order_date_mdy_day_over_12")
     day = np.array(civil(ordered)[2])
@@ -570,10 +686,14 @@ def plan_orders(
         price_form,
         [catalogue.code(f) for f in ("unit_price_missing", "unit_price_negative", "unit_price_unreadable")],
     )
-    cents, eur = products.true_cents[product], products.true_currency[product] == "EUR"
+    cents, currency = products.true_cents[product], products.true_currency[product].astype(str)
     assigned = lost.copy()
+    shared = products.partner[product] >= 0
     for pattern_id, fits in CONDITIONAL_PRICES:
-        hit = fits(cents, eur) & ~assigned & (rng.random(count) < catalogue.BY_ID[pattern_id].rate(profile))
+        rate = catalogue.BY_ID[pattern_id].rate(profile)
+        if not rate:
+            continue  # not drawn in this profile: no random numbers spent on it, so the others' stay as they were
+        hit = fits(cents, currency, shared) & ~assigned & (rng.random(count) < rate)
         price_form[hit] = catalogue.code(pattern_id)
         assigned |= hit
     batch = OrderBatch(

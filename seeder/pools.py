@@ -73,7 +73,7 @@ STATUS_SPANISH: dict[str, tuple[str, ...]] = {
 STATUS_SYNONYMS: dict[str, tuple[str, ...]] = {"cancelled": ("canceled",), "returned": ("refunded",)}
 UNKNOWN_STATUSES = ("on hold", "lost", "backordered", "???", "awaiting stock")
 
-# From dbt_project/seeds/country_names.csv, in the cases people write them; not the legacy app's own "USA".
+# US spellings the country_names seed knows, in the cases people write them; not the legacy app's own "USA".
 COUNTRY_SPELLINGS = (
     "US",
     "U.S.",
@@ -87,7 +87,8 @@ COUNTRY_SPELLINGS = (
 # Deliberately absent from the seed: kept as written with country_unknown.
 UNKNOWN_COUNTRIES = ("Amerika", "Untied States", "The States", "Murica")
 LEGACY_COUNTRY = "USA"
-TARGET_COUNTRY = "United States"
+# What the country_names seed maps every US spelling above to (ISO 3166-1 alpha-2).
+LEGACY_COUNTRY_CODE = "US"
 
 # Strings that must arrive as plain text, never run as SQL.
 SQL_LIKE_LAST_NAMES = ("'); drop table users; --", "Tables'); DROP TABLE students;--", "O'Neil' OR '1'='1")

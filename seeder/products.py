@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seeder import catalogue
+from seeder import catalogue, grammar
 from seeder.catalogue import Profile
 from seeder.pools import (
     CATEGORIES,
@@ -34,7 +34,7 @@ from seeder.text import (
     timestamp_texts,
     write_dates,
 )
-from seeder.users import END, START
+from seeder.users import END, START, grammar_text
 
 TABLE: catalogue.LegacyTable = "old_products"
 FORM_COLUMNS = catalogue.columns(TABLE)
@@ -51,8 +51,19 @@ READABLE_PRICES = (
     "price_thousands_eu",
     "price_integer",
     "price_free",
+    "price_wild",
+    "price_wild_bare",
 )
-LOST_PRICES = ("price_na", "price_empty", "price_negative", "price_unreadable")
+LOST_PRICES = ("price_na", "price_empty", "price_negative", "price_unreadable", "price_wild_shared_symbol")
+# Readable prices that name no currency: LEGACY_CURRENCY (USD), with a warning (B).
+BARE_PRICES = ("price_plain", "price_thousands_us", "price_integer", "price_free", "price_wild_bare")
+UNREADABLE_CREATED = ("created_impossible", "created_wild_two_digit_year", "created_wild_impossible")
+WILD_DATE_WRITERS = {
+    "created_wild": grammar.write_dates,
+    "created_wild_ambiguous_slash": grammar.write_ambiguous_slash,
+    "created_wild_two_digit_year": grammar.write_two_digit_years,
+    "created_wild_impossible": grammar.write_impossible_dates,
+}
 CREATED_DATE_FORMS = {
     "created_dmy": "dmy",
     "created_iso_date": "iso_date",
@@ -73,6 +84,7 @@ ANSWER_COLUMNS = (
     "created_at",
     "warnings",
     *FORM_COLUMNS,
+    "grammar",
 )
 
 
@@ -96,6 +108,9 @@ class RenderedProducts:
     price_cents: np.ndarray  # what the rules read from the price, NULL where nothing
     currency: list[str | None]
     forms: dict[str, list[str]]
+    # The currency the price text names (B): its code where it names one the rules read, "" where it names none
+    # (a bare or missing price), None where that cannot be told (an unreadable price with a currency in it).
+    named_currency: list[str | None]
 
 
 def forms_of(column: str, ids: Sequence[str]) -> np.ndarray:
@@ -107,7 +122,31 @@ def _ids(column: str, codes: np.ndarray) -> list[str]:
 
 
 def price_form_fits(form: str, cents: int, currency: str) -> bool:
+    match form:
+        case "price_wild":
+            return True
+        case "price_wild_bare":
+            return currency == "USD"
+        case "price_wild_shared_symbol":
+            return currency in grammar.SHARED_SYMBOL_CURRENCIES
     return form in LOST_PRICES or money_fits(form.removeprefix("price_"), cents, currency)
+
+
+def fallback_price_form(currency: str) -> str:
+    """The legacy app's own way to write a price; any currency but USD and EUR only the wild grammar writes."""
+    form = default_money_form(currency)
+    return "price_wild" if form == "code_suffix" else f"price_{form}"
+
+
+def named_currency(form: str, currency: str | None) -> str | None:
+    """What currency a price text of this form names, as ProductIndex.named_currency says."""
+    if form in BARE_PRICES or form in ("price_na", "price_empty", "price_unreadable"):
+        return ""
+    if form == "price_negative":
+        return "" if currency == "USD" else None  # `-12.50` is bare; `-12.50 EUR` names a currency it loses
+    if form == "price_wild_shared_symbol":
+        return None
+    return currency
 
 
 def _price(product: CanonicalProduct, form: str, pick: int) -> tuple[str, int, str | None, str | None]:
@@ -160,9 +199,12 @@ def effective_forms(products: Sequence[CanonicalProduct], forms: dict[str, np.nd
     days = civil(np.array([p.created_at for p in products], dtype=np.int64))[2]
     for i, product in enumerate(products):
         if not price_form_fits(price_ids[i], product.price_cents, product.currency):
-            out["price_form"][i] = price[f"price_{default_money_form(product.currency)}"]
+            out["price_form"][i] = price[fallback_price_form(product.currency)]
         if out["created_form"][i] == created["created_mdy_day_over_12"] and days[i] <= 12:
             out["created_form"][i] = created["created_dmy"]
+    secs = np.array([p.created_at for p in products], dtype=np.int64)
+    misread = (out["created_form"] == created["created_wild_ambiguous_slash"]) & ~grammar.ambiguous_slash_fits(secs)
+    out["created_form"][misread] = created["created_wild"]
     out["text_form"] = forms_of("text_form", [p.text_form for p in products])
     return out
 
@@ -178,23 +220,34 @@ def render_products(
     created_secs = np.array([p.created_at for p in products], dtype=np.int64)
     created_text = np.empty(n, dtype=object)
     created = np.full(n, NULL, dtype=np.int64)
+    labels: dict[str, np.ndarray] = {column: np.full(n, None, dtype=object) for column in WILD_COLUMNS}
     for code, pattern in enumerate(catalogue.column_patterns(TABLE, "created_form")):
         idx = np.flatnonzero(forms["created_form"] == code)
         if not idx.size:
             continue
-        if pattern.id in CREATED_DATE_FORMS:
+        if pattern.id in WILD_DATE_WRITERS:
+            written = WILD_DATE_WRITERS[pattern.id](created_secs[idx], picks[idx], "created")
+            created_text[idx], created[idx], labels["created_form"][idx] = (
+                written.texts,
+                written.expected,
+                written.labels,
+            )
+        elif pattern.id in CREATED_DATE_FORMS:
             created_text[idx], created[idx] = write_dates(created_secs[idx], CREATED_DATE_FORMS[pattern.id])
         elif pattern.id == "created_impossible":
             created_text[idx] = impossible_dates(created_secs[idx], picks[idx])
         else:
             created_text[idx] = "N/A"
     created_texts = timestamp_texts(created)
+    wild_prices = _wild_prices(products, named["price_form"], picks, labels["price_form"])
+    wild_categories = _wild_categories(products, named["category_form"], picks, labels["category_form"])
 
     legacy_rows: list[tuple[object, ...]] = []
     answer_rows: list[tuple[object, ...]] = []
     migrated = np.ones(n, dtype=bool)
     price_cents = np.full(n, NULL, dtype=np.int64)
     currencies: list[str | None] = []
+    names: list[str | None] = []
     for i, product in enumerate(products):
         pick = pick_list[i]
         name_form = named["name_form"][i]
@@ -211,20 +264,29 @@ def render_products(
                 description_text, description = "N/A", None
             case _:
                 description_text, description = product.description, product.description
-        price_text, cents, currency, price_warning = _price(product, named["price_form"][i], pick)
-        category_text, category, category_warning = _category(product.category, named["category_form"][i], pick)
+        price_form = named["price_form"][i]
+        price_text, cents, currency, price_warning = wild_prices.get(i) or _price(product, price_form, pick)
+        category_text, category, category_warning = wild_categories.get(i) or _category(
+            product.category, named["category_form"][i], pick
+        )
         legacy_rows.append((product.id, name_text, description_text, price_text, category_text, created_text[i]))
         row_forms = [named[column][i] for column in FORM_COLUMNS]
+        row_grammar = grammar_text(**{column: labels[column][i] for column in WILD_COLUMNS})
         if name_form == "product_name_missing":
             migrated[i] = False
             currencies.append(None)
-            answer_rows.append((product.id, "rejected", "product_name_missing", *([None] * 7), "{}", *row_forms))
+            names.append(None)
+            answer_rows.append(
+                (product.id, "rejected", "product_name_missing", *([None] * 7), "{}", *row_forms, row_grammar)
+            )
             continue
-        warnings = [w for w in (price_warning, category_warning) if w]
-        if named["created_form"][i] == "created_impossible":
+        assumed = "currency_assumed" if price_form in BARE_PRICES else None
+        warnings = [w for w in (price_warning, assumed, category_warning) if w]
+        if named["created_form"][i] in UNREADABLE_CREATED:
             warnings.append("created_date_invalid")
         price_cents[i] = cents
         currencies.append(currency)
+        names.append(named_currency(price_form, product.currency))
         answer_rows.append(
             (
                 product.id,
@@ -239,9 +301,63 @@ def render_products(
                 created_texts[i],
                 array_literal(warnings),
                 *row_forms,
+                row_grammar,
             )
         )
-    return RenderedProducts(legacy_rows, answer_rows, migrated, price_cents, currencies, named)
+    return RenderedProducts(legacy_rows, answer_rows, migrated, price_cents, currencies, named, names)
+
+
+WILD_COLUMNS = ("price_form", "category_form", "created_form")
+PriceAnswer = tuple[str, int, str | None, str | None]
+CategoryAnswer = tuple[str | None, str | None, str | None]
+
+
+def _wild_prices(
+    products: Sequence[CanonicalProduct], forms: list[str], picks: np.ndarray, labels: np.ndarray
+) -> dict[int, PriceAnswer]:
+    """Prices the wild grammar writes, by row: text, expected cents, expected currency, warning."""
+    rows = [i for i, form in enumerate(forms) if form.startswith("price_wild")]
+    if not rows:
+        return {}
+    cents = [products[i].price_cents for i in rows]
+    currencies = [products[i].currency for i in rows]
+    shared = np.array([forms[i] == "price_wild_shared_symbol" for i in rows])
+    bare = np.array([forms[i] == "price_wild_bare" for i in rows])
+    readable = grammar.write_money(cents, currencies, picks[rows], bare, "price")
+    at = np.flatnonzero(shared)
+    refused = grammar.write_shared_symbol([cents[k] for k in at], [currencies[k] for k in at], picks[rows][at], "price")
+    refused_at = {int(k): j for j, k in enumerate(at)}
+    out: dict[int, PriceAnswer] = {}
+    for k, i in enumerate(rows):
+        if shared[k]:
+            out[i] = (refused.texts[refused_at[k]], NULL, None, "price_invalid")
+            labels[i] = refused.labels[refused_at[k]]
+        else:
+            out[i] = (readable.texts[k], cents[k], currencies[k], None)
+            labels[i] = readable.labels[k]
+    return out
+
+
+def _wild_categories(
+    products: Sequence[CanonicalProduct], forms: list[str], picks: np.ndarray, labels: np.ndarray
+) -> dict[int, CategoryAnswer]:
+    """Categories the wild grammar writes, by row: text, expected category, warning."""
+    rows = [i for i, form in enumerate(forms) if form in ("category_wild", "category_wild_unknown")]
+    if not rows:
+        return {}
+    known = grammar.seed_spellings("category_synonyms")
+    unknown = grammar.unknown_words(grammar.UNKNOWN_CATEGORY_WORDS, "category_synonyms")
+    options = [unknown if forms[i] == "category_wild_unknown" else known[products[i].category] for i in rows]
+    spellings = grammar.pick_spellings(options, picks[rows], "category")
+    texts, choices = grammar.write_words(spellings, picks[rows], "category", grammar.CATEGORY_WIDTH)
+    out: dict[int, CategoryAnswer] = {}
+    for k, i in enumerate(rows):
+        labels[i] = choices[k]
+        if forms[i] == "category_wild_unknown":
+            out[i] = (texts[k], None, "category_unknown")
+        else:
+            out[i] = (texts[k], products[i].category, None)
+    return out
 
 
 # ---- the canonical catalogue ---------------------------------------------------------------------------------
@@ -256,11 +372,16 @@ class ProductPlan:
     partner: np.ndarray
 
 
-def _draw_price(rng: np.random.Generator, form: str) -> tuple[int, str]:
+def _draw_price(rng: np.random.Generator, form: str, wild_currency: str) -> tuple[int, str]:
     """A true price that the drawn form can write: the canonical value follows the form it will be shown in."""
     expensive = rng.random() < 0.1
     cents = int(rng.integers(100_000, 1_000_000) if expensive else rng.integers(100, 50_000))
     match form:
+        case "price_wild_bare":
+            return cents, "USD"
+        case "price_wild" | "price_wild_shared_symbol":
+            # Currencies without minor units are priced in whole amounts.
+            return (cents - cents % 100 if grammar.whole_only(wild_currency) else cents), wild_currency
         case "price_free":
             return 0, "USD"
         case "price_integer":
@@ -316,13 +437,16 @@ def plan_products(rng: np.random.Generator, pools: Pools, count: int, profile: P
             price_ids[i] = price_ids[j]
 
     text_ids = _ids("text_form", forms["text_form"])
+    wild_currencies = grammar.draw_currencies(
+        picks, "price", np.array([form == "price_wild_shared_symbol" for form in price_ids], dtype=bool)
+    )
     created = rng.integers(START, END, size=count, dtype=np.int64)
     created_ids = _ids("created_form", forms["created_form"])
     products: list[CanonicalProduct] = []
     used: set[str] = set()
     for i in range(count):
         product_id = i + 1
-        cents, currency = _draw_price(rng, price_ids[i])
+        cents, currency = _draw_price(rng, price_ids[i], wild_currencies[i])
         secs = int(created[i])
         if created_ids[i] == "created_mdy_day_over_12":
             day = civil(np.array([secs]))[2][0]
@@ -333,7 +457,8 @@ def plan_products(rng: np.random.Generator, pools: Pools, count: int, profile: P
             name = first.name
             if row_ids[i] == "product_shared_name_same_price":
                 cents, currency = first.price_cents, first.currency
-            elif (cents, currency) == (first.price_cents, first.currency):
+            elif cents == first.price_cents:
+                # Different amounts: a bare unit price finds its product by the amount alone (O2, B).
                 cents += 100
         else:
             name = _product_name(pools, text_ids[i], rng)

@@ -133,6 +133,8 @@ MONEY_FORMS: dict[str, MoneyWriter] = {
     "thousands_eu": lambda c, cur: f"{_grouped(c, '.')},{c % 100:02d} EUR",
     "integer": lambda c, cur: str(c // 100),
     "free": lambda c, cur: "free",
+    # Any other currency, as the legacy app wrote EUR: the amount and the code after it.
+    "code_suffix": lambda c, cur: f"{amount(c)} {cur}",
 }
 
 
@@ -153,12 +155,14 @@ def money_fits(form: str, cents: int, currency: str) -> bool:
             return currency == "USD" and cents % 100 == 0
         case "free":
             return currency == "USD" and cents == 0
+        case "code_suffix":
+            return True
     raise ValueError(f"unknown money form {form}")
 
 
 def default_money_form(currency: str) -> str:
-    """The legacy app's own way to write an amount: bare for its own currency, suffixed for the other."""
-    return "plain" if currency == "USD" else "eur_suffix"
+    """The legacy app's own way to write an amount: bare for its own currency, its code after it for the others."""
+    return {"USD": "plain", "EUR": "eur_suffix"}.get(currency, "code_suffix")
 
 
 def write_money(forms: Sequence[str], cents: Sequence[int], currencies: Sequence[str]) -> list[str]:

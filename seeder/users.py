@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seeder import catalogue
+from seeder import catalogue, grammar
 from seeder.catalogue import Profile
 from seeder.pools import (
     COUNTRY_SPELLINGS,
     INTL_PHONES,
     LEGACY_COUNTRY,
+    LEGACY_COUNTRY_CODE,
     MILITARY_CITIES,
     MILITARY_STATES,
     QUOTE_FIRST_NAMES,
     QUOTE_LAST_NAMES,
     SQL_LIKE_LAST_NAMES,
-    TARGET_COUNTRY,
     UNKNOWN_COUNTRIES,
     US_STATES,
     Pools,
@@ -37,7 +37,7 @@ FORM_COLUMNS = catalogue.columns(TABLE)
 START = int(np.datetime64("2015-01-01T00:00:00", "s").astype(np.int64))
 END = int(np.datetime64("2024-06-30T00:00:00", "s").astype(np.int64))
 # People with a phone abroad, per profile: the legacy app's users were all in the US.
-ABROAD = {"legacy": 0.0, "dirty": 0.05}
+ABROAD = {"legacy": 0.0, "dirty": 0.05, "wild": 0.05}
 
 VALID_EMAIL_FORMS = ("email_clean", "email_mixed_case", "email_spaces")
 INVALID_EMAIL_FORMS = ("email_no_at", "email_two_at", "email_trailing_dot", "email_inner_space")
@@ -107,10 +107,18 @@ ANSWER_COLUMNS = (
     "state",
     "postal_code",
     "country",
+    "country_code",
     "address_raw",
     "warnings",
     *FORM_COLUMNS,
+    "grammar",
 )
+
+
+def grammar_text(**labels: str | None) -> str | None:
+    """The wild grammar's choices of a row, `column=choice/choice;…`; NULL for a row written by fixed patterns."""
+    written = [f"{column}={label}" for column, label in labels.items() if label]
+    return ";".join(written) or None
 
 
 def forms_of(column: str, ids: Sequence[str]) -> np.ndarray:
@@ -164,15 +172,31 @@ REGISTRATION_DATE_FORMS = {
 }
 
 
-def _registrations(secs: np.ndarray, forms: np.ndarray, picks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Legacy texts (object array) and expected timestamps (NULL where the rules give none)."""
+WILD_DATE_WRITERS = {
+    "wild": grammar.write_dates,
+    "wild_ambiguous_slash": grammar.write_ambiguous_slash,
+    "wild_two_digit_year": grammar.write_two_digit_years,
+    "wild_impossible": grammar.write_impossible_dates,
+}
+UNREADABLE_REGISTRATIONS = ("reg_impossible", "reg_wild_two_digit_year", "reg_wild_impossible")
+
+
+def _registrations(
+    secs: np.ndarray, forms: np.ndarray, picks: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Legacy texts (object array) and expected timestamps (NULL where the rules give none); the wild grammar's
+    choices go into labels."""
     texts = np.empty(len(secs), dtype=object)
     expected = np.full(len(secs), NULL, dtype=np.int64)
     for code, pattern in enumerate(catalogue.column_patterns(TABLE, "registration_form")):
         idx = np.flatnonzero(forms == code)
         if not idx.size:
             continue
-        if pattern.id in REGISTRATION_DATE_FORMS:
+        wild = WILD_DATE_WRITERS.get(pattern.id.removeprefix("reg_"))
+        if wild is not None:
+            written = wild(secs[idx], picks[idx], "registration")
+            texts[idx], expected[idx], labels[idx] = written.texts, written.expected, written.labels
+        elif pattern.id in REGISTRATION_DATE_FORMS:
             written, read = write_dates(secs[idx], REGISTRATION_DATE_FORMS[pattern.id])
             texts[idx], expected[idx] = written, read
         elif pattern.id == "reg_impossible":
@@ -256,42 +280,51 @@ def _phones(users: Sequence[CanonicalUser], forms: list[str], picks: list[int]) 
     return raw, expected
 
 
-AddressParts = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
+AddressParts = tuple[str | None, str | None, str | None, str | None, str | None, str | None, str | None]
+# A country as written in the address, as A1 keeps it (squished), and its ISO 3166-1 alpha-2 code (D).
+Country = tuple[str, str, str | None]
 
 
-def _address(address: Address, form: str, pick: int) -> tuple[str | None, AddressParts]:
-    """The legacy text and the expected (street, city, state, postal code, country, address_raw)."""
+def _address(address: Address, form: str, pick: int, wild: Country | None = None) -> tuple[str | None, AddressParts]:
+    """The legacy text and the expected (street, city, state, postal code, country, country_code, address_raw).
+
+    The country is the last part as written, squished (rule D), and its code what country_names maps it to: the
+    legacy app's `USA` and the US spellings of the dirty profile are all `US`; an unknown one has none.
+    """
     street, city, state, postal = address.street, address.city, address.state, address.postal_code
     # A military post office is written with its state and zip in one part, `APO AE 12345`, as Faker and A1
     # have it; everyone else's city stands apart from `ST 12345`.
     military = address.kind == "address_military"
     place = [f"{city} {state} {postal}"] if military else [city, f"{state} {postal}"]
-    country: str | None = TARGET_COUNTRY
+    written, country, code = LEGACY_COUNTRY, LEGACY_COUNTRY, LEGACY_COUNTRY_CODE
     match form:
         case "address_null":
-            return None, (None, None, None, None, None, None)
+            return None, (None, None, None, None, None, None, None)
         case "address_country_variant":
-            text = ", ".join((street, *place, COUNTRY_SPELLINGS[pick % len(COUNTRY_SPELLINGS)]))
+            written = country = COUNTRY_SPELLINGS[pick % len(COUNTRY_SPELLINGS)]
         case "address_country_unknown":
-            country = UNKNOWN_COUNTRIES[pick % len(UNKNOWN_COUNTRIES)]
-            text = ", ".join((street, *place, country))
+            written = country = UNKNOWN_COUNTRIES[pick % len(UNKNOWN_COUNTRIES)]
+            code = None
+        case "address_country_wild" | "address_country_wild_unknown":
+            assert wild is not None, "the wild country forms need their country written"
+            written, country, code = wild
         case "address_no_country":
-            country = None
             text = ", ".join((street, *place))
+            return text, (street, city, state, postal, None, None, text)
         case "address_stray_spaces":
             spaced = [street.replace(" ", "  "), *(part.replace(" ", "  ") for part in place)]
             text = f"  {spaced[0]} ,{',  '.join(spaced[1:])} , {LEGACY_COUNTRY} "
+            return text, (street, city, state, postal, country, code, text)
         case "address_no_street":
             text = ", ".join((*place, LEGACY_COUNTRY))
-            return text, (None, city, state, postal, country, text)
+            return text, (None, city, state, postal, country, code, text)
         case "address_no_state_zip":
             # Nothing where `ST 12345` must be: the rules keep the text and split nothing (A1).
             text = ", ".join((street, city, LEGACY_COUNTRY))
-            return text, (None, None, None, None, None, text)
-        case _:
-            text = ", ".join((street, *place, LEGACY_COUNTRY))
+            return text, (None, None, None, None, None, None, text)
+    text = ", ".join((street, *place, written))
     # address_raw is "the legacy text the parts came from": kept exactly as written, stray spaces and all.
-    return text, (street, city, state, postal, country, text)
+    return text, (street, city, state, postal, country, code, text)
 
 
 def effective_forms(
@@ -313,6 +346,12 @@ def effective_forms(
             out["phone_form"][i] = phone["phone_intl_plus"] if picks[i] % 2 else phone["phone_intl_00"]
         elif not abroad and code in intl - {phone["phone_null"]}:
             out["phone_form"][i] = phone["phone_dashes"]
+    registration = catalogue.codes(TABLE, "registration_form")
+    secs = np.array([user.registered_at for user in users], dtype=np.int64)
+    misread = (out["registration_form"] == registration["reg_wild_ambiguous_slash"]) & ~grammar.ambiguous_slash_fits(
+        secs
+    )
+    out["registration_form"][misread] = registration["reg_wild"]
     out["address_kind"] = forms_of("address_kind", [user.address.kind for user in users])
     out["text_form"] = forms_of("text_form", [user.text_form for user in users])
     return out
@@ -344,13 +383,26 @@ def render_users(
     for i in np.flatnonzero(merged >= 0).tolist():
         # Upper case never equals the first registration's text (its mixed case is title case).
         raw_email[i] = users[i].email.upper() + (" " if pick_list[i] % 2 else "")
+    labels = np.full(n, None, dtype=object)
     registered_text, registered = _registrations(
-        np.array([u.registered_at for u in users], dtype=np.int64), forms["registration_form"], picks
+        np.array([u.registered_at for u in users], dtype=np.int64), forms["registration_form"], picks, labels
     )
     raw_name, name = _names(users, named["name_form"], pick_list)
     raw_phone, phone = _phones(users, named["phone_form"], pick_list)
+    address_codes = catalogue.codes(TABLE, "address_form")
+    wild_address = np.isin(
+        forms["address_form"], [address_codes["address_country_wild"], address_codes["address_country_wild_unknown"]]
+    )
+    unknown_country = forms["address_form"][wild_address] == address_codes["address_country_wild_unknown"]
+    countries = grammar.write_countries(picks[wild_address], unknown=unknown_country)
+    wild_country: list[Country | None] = [None] * n
+    country_labels: list[str | None] = [None] * n
+    for k, i in enumerate(np.flatnonzero(wild_address).tolist()):
+        wild_country[i] = (countries.texts[k], countries.expected[k], countries.codes[k])
+        country_labels[i] = countries.labels[k]
     addresses = [
-        _address(u.address, form, pick) for u, form, pick in zip(users, named["address_form"], pick_list, strict=True)
+        _address(u.address, form, pick, country)
+        for u, form, pick, country in zip(users, named["address_form"], pick_list, wild_country, strict=True)
     ]
     registered_texts = timestamp_texts(registered)
 
@@ -362,19 +414,22 @@ def render_users(
             (user.id, user.username, raw_email[i], raw_name[i], registered_text[i], address_text, raw_phone[i])
         )
         row_forms = [named[column][i] for column in FORM_COLUMNS]
+        row_grammar = grammar_text(registration_form=labels[i], address_form=country_labels[i])
         if merged[i] >= 0:
-            answer_rows.append((user.id, "merged", "duplicate_email", int(merged[i]), *([None] * 11), "{}", *row_forms))
+            answer_rows.append(
+                (user.id, "merged", "duplicate_email", int(merged[i]), *([None] * 12), "{}", *row_forms, row_grammar)
+            )
             continue
         warnings = []
         if named["email_form"][i] in INVALID_EMAIL_FORMS:
             warnings.append("email_invalid")
-        if named["registration_form"][i] == "reg_impossible":
+        if named["registration_form"][i] in UNREADABLE_REGISTRATIONS:
             warnings.append("registration_date_invalid")
         if named["phone_form"][i] in NOT_NORMALIZED_PHONES:
             warnings.append("phone_not_normalized")
         if named["address_form"][i] == "address_no_state_zip":
             warnings.append("address_not_split")
-        if named["address_form"][i] == "address_country_unknown":
+        if named["address_form"][i] in ("address_country_unknown", "address_country_wild_unknown"):
             warnings.append("country_unknown")
         answer_rows.append(
             (
@@ -390,6 +445,7 @@ def render_users(
                 *parts,
                 array_literal(warnings),
                 *row_forms,
+                row_grammar,
             )
         )
 

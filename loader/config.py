@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import difflib
 import io
 import os
@@ -12,13 +13,14 @@ from pathlib import Path
 from typing import Final, Literal
 from urllib.parse import quote
 
-import pycountry
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The currencies rule M2 reads (dbt_project/scripts/currency_names.py writes it): LEGACY_CURRENCY must be one.
+CURRENCY_SEED = PROJECT_ROOT / "dbt_project" / "seeds" / "currency_names.csv"
 DEFAULT_OLD_DB_NAME = "old_bad_db"
 DEFAULT_NEW_DB_NAME = "new_good_db"
 DRIVER = "postgresql+psycopg"
@@ -33,7 +35,9 @@ ROLE: dict[Side, str] = {"OLD": "legacy", "NEW": "target"}
 PARTS = ("USER", "PASSWORD", "HOST", "PORT", "NAME")
 KNOWN_KEYS = frozenset(
     {f"{side}_{key}" for side in SIDES for key in ("DATABASE_URL", *(f"DB_{p}" for p in PARTS))}
-    | {"OLD_DB_SCHEMA", "LEGACY_CURRENCY", "LEGACY_MIGRATE_ENV_FILE"}
+    | {"OLD_DB_SCHEMA", "LEGACY_CURRENCY"}
+    # The project's own switches (loader.embedded, loader.report, loader.cli_errors and this module read them).
+    | {"LEGACY_MIGRATE_ENV_FILE", "LEGACY_MIGRATE_PGDATA", "LEGACY_MIGRATE_REPORT_DIR", "LEGACY_MIGRATE_DEBUG"}
 )
 # The key at the start of a line python-dotenv could not parse: named in the error, the value never is.
 _LINE_KEY = re.compile(r"\s*(?:export\s+)?['\"]?([A-Za-z_][A-Za-z0-9_]*)")
@@ -319,12 +323,14 @@ def load_settings() -> Settings:
 
 
 def _legacy_currency(env: dict[str, str]) -> str:
-    """LEGACY_CURRENCY as an ISO 4217 code (any case written); USD when unset."""
+    """LEGACY_CURRENCY as an ISO 4217 code (any case written) the currency_names seed names; USD when unset."""
     written = env.get("LEGACY_CURRENCY", "").strip()
     if not written:
         return "USD"
     code = written.upper()
-    if pycountry.currencies.get(alpha_3=code) is None:
+    with CURRENCY_SEED.open(encoding="utf-8", newline="") as seed:
+        known = {row["currency"] for row in csv.DictReader(seed)}
+    if code not in known:
         raise ConfigError(
             f"LEGACY_CURRENCY={written} is not an ISO 4217 currency code: write the legacy app's own currency "
             "as three letters, e.g. USD, EUR or GBP"

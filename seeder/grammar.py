@@ -87,7 +87,7 @@ _KEY_DROPPED = re.compile(
 
 def mapping_key(text: str) -> str:
     """Lower case, accents folded (NFKD), every space, punctuation mark and separator dropped (rule C / S1)."""
-    return _KEY_DROPPED.sub("", unicodedata.normalize("NFKD", text.lower()).translate(_KEY_LETTERS))
+    return _KEY_DROPPED.sub("", unicodedata.normalize("NFKD", text).lower().translate(_KEY_LETTERS))
 
 
 def strip_accents(text: str) -> str:

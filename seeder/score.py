@@ -38,6 +38,7 @@ REASON_CODES: dict[str, str] = {
     # B: a bare amount's currency, assumed (LEGACY_CURRENCY) or taken from the order's product.
     "currency_assumed": "warning",
     "currency_from_product": "warning",
+    # M4: a warning on a product's price, a reject on an order's unit price; the report's label is the warning.
     "amount_ambiguous": "warning",
     "amount_disambiguated": "warning",
     "duplicate_order": "merged",
@@ -58,6 +59,7 @@ REASON_CODES: dict[str, str] = {
     "status_unknown": "rejected",
     "unit_price_missing": "rejected",
     "unit_price_invalid": "rejected",
+    "unit_price_currency_unknown": "rejected",
     "total_missing": "warning",
     "total_unreadable": "warning",
     "total_mismatch": "warning",

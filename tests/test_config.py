@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from conftest import Databases, Server, run_module
 from helpers import count
 from psycopg import sql
 
-from loader.config import ConfigError, Settings, load_settings
+from loader.config import KNOWN_KEYS, ConfigError, Settings, load_settings
 from loader.db import check_distinct_databases, connect, connect_for_copy, database_identity, engine
 
 SECRET = "s3cr3t-Pa55"  # noqa: S105 - a password that must never be printed
@@ -121,7 +122,22 @@ def test_a_misspelt_setting_in_env_is_named_with_the_one_meant(databases: Databa
     _assert_nothing_written(databases)
 
 
-@pytest.mark.parametrize("written", ["XYZ", "dollars", "US"])
+def test_every_setting_env_example_shows_is_one_the_env_check_knows(databases: Databases) -> None:
+    """A .env written from .env.example's lines must pass the misspelt-key check, whatever it uncomments."""
+    example = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    keys = sorted({line[2:].split("=", 1)[0] for line in example.splitlines() if re.match(r"# [A-Z_]+=", line)})
+    assert {"LEGACY_CURRENCY", "LEGACY_MIGRATE_PGDATA", "OLD_DB_SCHEMA"} <= set(keys)
+    unknown = [key for key in keys if key not in KNOWN_KEYS]
+    assert not unknown, f".env.example shows settings the .env check refuses: {unknown}"
+    text = f"OLD_DATABASE_URL={databases.old_url}\nNEW_DATABASE_URL={databases.new_url}\n"
+    text += "LEGACY_MIGRATE_DEBUG=\nLEGACY_MIGRATE_REPORT_DIR=\nLEGACY_CURRENCY=eur\n"
+    assert (
+        f"NEW_DATABASE_URL={databases.new_url}"
+        in run_module("loader", "db-urls", env=_with_env_file(databases, text)).stdout
+    )
+
+
+@pytest.mark.parametrize("written", ["XYZ", "dollars", "US", "XAU"])
 def test_a_legacy_currency_that_is_not_an_iso_4217_code_stops_the_run(databases: Databases, written: str) -> None:
     env = databases.env(LEGACY_CURRENCY=written)
     line = _one_error_line(run_module("loader", "migrate", env=env, check=False))

@@ -35,6 +35,7 @@ ORDERS = [
     _order(5, "Twin", "9.00", "18.00"),  # bare: both twins match the amount, so no guess
     _order(6, "Twin", "EUR 9", "18 EUR"),  # named: the EUR twin
     _order(7, "Lamp", "12 bucks", "24"),  # a currency nobody knows: unreadable
+    _order(8, "Fan", "500", "1000"),  # bare, and its product names a currency M2 cannot read: no currency
 ]
 
 
@@ -82,7 +83,11 @@ def test_currencies_are_read_where_written_and_inferred_with_evidence_in_both_en
             rejects = _rows(
                 conn, "select legacy_id, reason_code from dbt_quarantine.rejects where legacy_table = 'old_orders'"
             )
-            assert sorted(rejects) == [(5, "product_ambiguous"), (7, "unit_price_invalid")], engine
+            assert sorted(rejects) == [
+                (5, "product_ambiguous"),
+                (7, "unit_price_invalid"),
+                (8, "unit_price_currency_unknown"),
+            ], engine
             warned = _rows(
                 conn,
                 "select legacy_table, legacy_id, reason_code, column_name, raw_value from dbt_quarantine.warnings "

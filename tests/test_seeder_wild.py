@@ -12,11 +12,14 @@ from collections.abc import Iterator
 from functools import cache
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import Databases
 from helpers import count
 
 from loader.legacy_schema import LEGACY_SCHEMA
+from loader.pandas_engine import parse
+from loader.pandas_engine.pg_text import default_rules
 from seeder import catalogue, grammar
 from seeder.generate import Chunk, Sizes, generate
 from seeder.pools import build_pools
@@ -154,6 +157,10 @@ def test_every_word_choice_is_written_and_keeps_its_key() -> None:
     assert {p[3] for p in parts} == _names(grammar.KEY_PUNCTUATION)
     assert {p[4] for p in parts} == _names(grammar.KEY_OUTER)
     assert all(grammar.mapping_key(t) == grammar.mapping_key(s) for t, s in zip(texts, spellings, strict=True))
+    # The seeder's key is the engines' (rule S1): checked against the pandas engine's, which the differential and
+    # parse tests hold to the macro.
+    engine_keys = parse.mapping_key(pd.Series([*texts, *spellings], dtype="str"), default_rules()).tolist()
+    assert engine_keys == [grammar.mapping_key(text) for text in [*texts, *spellings]]
 
 
 def test_every_country_form_is_written_and_no_two_countries_share_a_key() -> None:

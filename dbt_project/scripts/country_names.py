@@ -159,7 +159,7 @@ _KEY_DROPPED = re.compile(
 
 def mapping_key(spelling: str) -> str:
     """The key a spelling is looked up by (rule S1)."""
-    return _KEY_DROPPED.sub("", unicodedata.normalize("NFKD", spelling.lower()).translate(_KEY_LETTERS))
+    return _KEY_DROPPED.sub("", unicodedata.normalize("NFKD", spelling).lower().translate(_KEY_LETTERS))
 
 
 class Collision(Exception):

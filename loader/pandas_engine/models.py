@@ -347,7 +347,15 @@ def resolve_orders(
     migrated_products = _rows(
         products,
         products["outcome"] == "migrated",
-        ["legacy_product_id", "product_name_key", "price", "currency", "price_currency_named", "price_raw"],
+        [
+            "legacy_product_id",
+            "product_name_key",
+            "price",
+            "currency",
+            "price_currency_named",
+            "price_currency_status",
+            "price_raw",
+        ],
     )
 
     # O1: by username, then by email; a key that names several surviving users is ambiguous.
@@ -398,12 +406,19 @@ def resolve_orders(
     product_currency = legacy_product_id.map(by_product["currency"]).astype("str")
     # M2: the currency the unit price names; for a bare one, the currency its product's price names, else the
     # legacy currency. The source says which, for a warning.
+    # A product's price naming a currency M2 cannot read is evidence against the legacy currency: no currency.
     named_by_product = legacy_product_id.map(by_product["price_currency_named"]).astype("str")
-    order_currency = orders["unit_price_currency"].fillna(named_by_product).fillna(project.legacy_currency)
+    product_unknown = _bools(legacy_product_id.map(by_product["price_currency_status"]) == "unknown")
+    read = _bools(orders["unit_price_currency"].notna())
+    order_currency = (
+        orders["unit_price_currency"]
+        .fillna(named_by_product.fillna(project.legacy_currency).mask(product_unknown))
+        .astype("str")
+    )
     order_currency_source = _status(
         index,
-        [_bools(orders["unit_price_currency"].notna()), _bools(named_by_product.notna())],
-        ["read", "product"],
+        [read, product_unknown, _bools(named_by_product.notna())],
+        ["read", "unknown", "product"],
         "assumed",
     )
     unit_price_readings = parse.MoneyReadings(
@@ -445,6 +460,7 @@ def resolve_orders(
         "status_unknown": _bools(status.isna()),
         "unit_price_missing": _bools(orders["unit_price_status"] == "missing"),
         "unit_price_invalid": _bools(orders["unit_price_status"].isin(["invalid", "negative"])),
+        "unit_price_currency_unknown": _bools(order_currency_source == "unknown"),
         "amount_ambiguous": _bools(resolved_unit_price.isna()),
     }
     reason_code = _status(index, list(reasons.values()), list(reasons.keys()), "")

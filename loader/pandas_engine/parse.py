@@ -205,7 +205,9 @@ def spelling_key(values: pd.Series, rules: TextRules) -> pd.Series:
 
 def mapping_key(values: pd.Series, rules: TextRules) -> pd.Series:
     """mapping_key (S1): lower case, accents folded (NFKD), spaces, punctuation and separators dropped."""
-    folded = rules.lower(values).str.normalize("NFKD").str.translate(_KEY_LETTERS)
+    # NFKD first: it can bring capitals back (double-struck H is H), and it splits Ó into O and a mark, which a C
+    # locale's lower() does read.
+    folded = rules.lower(values.str.normalize("NFKD")).str.translate(_KEY_LETTERS)
     return folded.str.replace(_KEY_DROPPED_CLASS, "", regex=True)
 
 
@@ -458,7 +460,10 @@ def money_parts(values: pd.Series, rules: TextRules) -> MoneyParts:
         def part(name: str) -> pd.Series:
             return _series(pc.struct_field(found, name), index).fillna("")
 
-        digits[matched] = part("sign") + part("amount").str.replace(" ", "", regex=False)
+        amount = part("amount")
+        # Spaces go only where they group thousands (12 500,00); any other one stays, and nothing reads it.
+        grouped = _matches(amount, "-?[0-9]{1,3}( [0-9]{3})+([.,][0-9]{1,2})?")
+        digits[matched] = part("sign") + amount.mask(grouped, amount.str.replace(" ", "", regex=False))
         written[matched] = part("before") + part("after")
     return MoneyParts(digits, currency_key(written, rules))
 

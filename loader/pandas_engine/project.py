@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from loader.cli_errors import PipelineError
 from loader.pandas_engine.io import OutputColumn, OutputTable
 from loader.publish import MART_SCHEMA, QUARANTINE_SCHEMA, TRANSFORM_STAMP
 from loader.transform import DBT_PROJECT_DIR
@@ -87,9 +88,16 @@ class Project:
 
 
 def _seed(folder: Path, name: str) -> dict[str, str]:
-    frame = pd.read_csv(folder / f"{name}.csv", dtype="str", keep_default_na=False)
-    key, value = frame.columns[:2]
-    return dict(zip(frame[key], frame[value], strict=True))
+    """A mapping seed, spelling -> value; one spelling written twice with two values is refused, as dbt's seed test
+    mapping_keys_unambiguous refuses it (a dict would keep the last in silence)."""
+    mapping: dict[str, str] = {}
+    for spelling, value in _seed_rows(folder, name):
+        if mapping.setdefault(spelling, value) != value:
+            raise PipelineError(
+                f"the seed {name} maps {spelling!r} to both {mapping[spelling]!r} and {value!r}: "
+                "a spelling must map to one value"
+            )
+    return mapping
 
 
 def _seed_rows(folder: Path, name: str) -> tuple[tuple[str, str], ...]:

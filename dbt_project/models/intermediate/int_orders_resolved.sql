@@ -143,18 +143,20 @@ orders_with_product as (
 orders_currency as (
     -- Rule M2: the currency the unit price names; for a bare one, the currency its product's price names (even
     -- where that price is unreadable as an amount), else the legacy currency. The source says which, for a warning.
+    -- A product's price that names a currency M2 cannot read is evidence against the legacy currency: no currency.
     select
         orders_with_product.*,
         resolved_product.price as product_price,
         resolved_product.currency as product_currency,
         resolved_product.price_raw as product_price_raw,
-        coalesce(
-            orders_with_product.unit_price_currency,
-            resolved_product.price_currency_named,
-            '{{ legacy_currency() }}'
-        ) as order_currency,
+        case
+            when orders_with_product.unit_price_currency is not null then orders_with_product.unit_price_currency
+            when resolved_product.price_currency_status = 'unknown' then null
+            else coalesce(resolved_product.price_currency_named, '{{ legacy_currency() }}')
+        end as order_currency,
         case
             when orders_with_product.unit_price_currency is not null then 'read'
+            when resolved_product.price_currency_status = 'unknown' then 'unknown'
             when resolved_product.price_currency_named is not null then 'product'
             else 'assumed'
         end as order_currency_source
@@ -239,6 +241,7 @@ classified as (
             when dated.status is null then 'status_unknown'
             when dated.unit_price_status = 'missing' then 'unit_price_missing'
             when dated.unit_price_status in ('invalid', 'negative') then 'unit_price_invalid'
+            when dated.order_currency_source = 'unknown' then 'unit_price_currency_unknown'
             when dated.resolved_unit_price is null then 'amount_ambiguous'
         end as reason_code
     from dated

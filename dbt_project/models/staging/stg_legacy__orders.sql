@@ -22,29 +22,25 @@ cleaned as materialized (
         source.quantity,
         source.unit_price_str_redundant as unit_price_raw,
         {{ clean_text('source.unit_price_str_redundant') }} as unit_price_text,
+        {{ money_amount_text(clean_text('source.unit_price_str_redundant')) }} as unit_price_amount_text,
         source.total_order_amount_str as total_raw,
         {{ clean_text('source.total_order_amount_str') }} as total_text,
+        {{ money_amount_text(clean_text('source.total_order_amount_str')) }} as total_amount_text,
         to_jsonb(source.*) as legacy_row
     from source
 ),
 
-amounts as (
+-- Materialized: the parse below reads each amount's digits a dozen times, and an inlined CTE would repeat the
+-- regular expressions behind them as often.
+split as materialized (
     select
         cleaned.*,
-        {{ money_amount_text('cleaned.unit_price_text') }} as unit_price_amount_text,
-        {{ money_amount_text('cleaned.total_text') }} as total_amount_text
-    from cleaned
-),
-
-split as (
-    select
-        amounts.*,
-        {{ money_digits('amounts.unit_price_text', 'amounts.unit_price_amount_text') }} as unit_price_digits,
-        {{ money_currency_key('amounts.unit_price_text', 'amounts.unit_price_amount_text') }}
+        {{ money_digits('cleaned.unit_price_text', 'cleaned.unit_price_amount_text') }} as unit_price_digits,
+        {{ money_currency_key('cleaned.unit_price_text', 'cleaned.unit_price_amount_text') }}
             as unit_price_currency_key,
-        {{ money_digits('amounts.total_text', 'amounts.total_amount_text') }} as total_digits,
-        {{ money_currency_key('amounts.total_text', 'amounts.total_amount_text') }} as total_currency_key
-    from amounts
+        {{ money_digits('cleaned.total_text', 'cleaned.total_amount_text') }} as total_digits,
+        {{ money_currency_key('cleaned.total_text', 'cleaned.total_amount_text') }} as total_currency_key
+    from cleaned
 ),
 
 parsed as materialized (

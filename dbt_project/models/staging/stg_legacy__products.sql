@@ -15,6 +15,7 @@ cleaned as materialized (
         {{ clean_text('source.description') }} as description,
         source.price_str as price_raw,
         {{ clean_text('source.price_str') }} as price_text,
+        {{ money_amount_text(clean_text('source.price_str')) }} as price_amount_text,
         source.category_name_redundant as category_raw,
         {{ mapping_key(clean_text('source.category_name_redundant')) }} as category_key,
         source.created_at_str as created_at_raw,
@@ -23,19 +24,13 @@ cleaned as materialized (
     from source
 ),
 
-amounts as (
+-- Materialized: the parse below reads the digits a dozen times (see stg_legacy__orders).
+split as materialized (
     select
         cleaned.*,
-        {{ money_amount_text('cleaned.price_text') }} as price_amount_text
+        {{ money_digits('cleaned.price_text', 'cleaned.price_amount_text') }} as price_digits,
+        {{ money_currency_key('cleaned.price_text', 'cleaned.price_amount_text') }} as price_currency_key
     from cleaned
-),
-
-split as (
-    select
-        amounts.*,
-        {{ money_digits('amounts.price_text', 'amounts.price_amount_text') }} as price_digits,
-        {{ money_currency_key('amounts.price_text', 'amounts.price_amount_text') }} as price_currency_key
-    from amounts
 ),
 
 parsed as materialized (

@@ -1,9 +1,16 @@
-"""Queries the tests share: row fingerprints and legacy-id accounting."""
+"""Queries the tests share: row fingerprints and legacy-id accounting; and loading the dbt project's scripts."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import psycopg
 from psycopg import sql
+
+DBT_SCRIPTS = Path(__file__).resolve().parent.parent / "dbt_project" / "scripts"
 
 TARGET_TABLES = {
     "users": "user_id",
@@ -39,3 +46,13 @@ def count(conn: psycopg.Connection, query: str, *params: object) -> int:
     row = conn.execute(query, params).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def dbt_script(name: str) -> ModuleType:
+    """A script of dbt_project/scripts/ (the seed generators), imported as a module without running it."""
+    spec = importlib.util.spec_from_file_location(name, DBT_SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and exceptions look their module up by name
+    spec.loader.exec_module(module)
+    return module

@@ -3,29 +3,20 @@ script writes, each code a real ISO 3166-1 alpha-2 one, and no folded spelling n
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
 import pycountry
 import pytest
+from helpers import dbt_script
 
 from loader.pandas_engine import parse
 from loader.pandas_engine.pg_text import rules_for
 
-SCRIPT = Path(__file__).resolve().parent.parent / "dbt_project" / "scripts" / "country_names.py"
-
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("country_names", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses and exceptions look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return dbt_script("country_names")
 
 
 def test_the_committed_seed_holds_every_row_the_script_writes(script: ModuleType) -> None:

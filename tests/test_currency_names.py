@@ -4,25 +4,16 @@ writes, each code a real ISO 4217 one that a price can be written in (rule M2)."
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pycountry
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "dbt_project" / "scripts" / "currency_names.py"
+from helpers import dbt_script
 
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("currency_names", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return dbt_script("currency_names")
 
 
 def _seed(script: ModuleType) -> set[tuple[str, str]]:

@@ -8,7 +8,23 @@ from pathlib import Path
 from types import ModuleType
 
 import psycopg
+from hypothesis import HealthCheck, Phase, settings
 from psycopg import sql
+
+
+def batch_property(max_examples: int) -> settings:
+    """Hypothesis settings for an oracle test that checks a batch of values per example: deterministic, no example
+    database, no deadline (each example is one query), and no shrinking: a failure lists every value that
+    disagrees, which says more than a minimal one."""
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
 
 DBT_SCRIPTS = Path(__file__).resolve().parent.parent / "dbt_project" / "scripts"
 

@@ -16,21 +16,14 @@ from typing import Any
 import pandas as pd
 import psycopg
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from helpers import batch_property
+from hypothesis import given
 from hypothesis import strategies as st
 from pandas_engine_sql import evaluate, macro_sql
 
 from loader.pandas_engine import parse
 
-PROPERTY = settings(
-    max_examples=30,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    # No shrinking: a failure lists every value that reads wrong, which says more than a minimal one.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROPERTY = batch_property(30)
 
 MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
              "November", "December"]  # fmt: skip

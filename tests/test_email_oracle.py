@@ -14,22 +14,15 @@ from typing import Any
 import pandas as pd
 import psycopg
 from email_validator import EmailNotValidError, validate_email
-from hypothesis import HealthCheck, Phase, given, settings
+from helpers import batch_property
+from hypothesis import given
 from hypothesis import strategies as st
 from pandas_engine_sql import evaluate, macro_sql
 
 from loader.pandas_engine import parse
 from loader.pandas_engine.pg_text import TextRules
 
-PROPERTY = settings(
-    max_examples=100,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    # No shrinking: a failure lists every address that disagrees, which says more than a minimal one.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROPERTY = batch_property(100)
 
 # Letters the library's IDNA tables take in a domain (lower case: E1 has lowered them), and characters that are
 # valid only before the @ (symbols, punctuation) or nowhere (spaces, invisible and control characters).

@@ -24,7 +24,8 @@ from typing import Any
 import pandas as pd
 import phonenumbers
 import psycopg
-from hypothesis import HealthCheck, Phase, given, settings
+from helpers import batch_property
+from hypothesis import given
 from hypothesis import strategies as st
 from pandas_engine_sql import evaluate, macro_sql
 from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNumberType, ValidationResult
@@ -32,15 +33,7 @@ from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNum
 from loader.pandas_engine import parse
 from loader.pandas_engine.pg_text import TextRules
 
-PROPERTY = settings(
-    max_examples=100,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    # No shrinking: a failure lists every text that disagrees, which says more than a minimal one.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROPERTY = batch_property(100)
 
 # The region a text is read in when written without + or 00 (the legacy app's market), and a region whose
 # international prefix is 00, as P1 reads a leading 00.

@@ -1,4 +1,4 @@
-"""Alembic environment: the target URL comes from the project's configuration, the schema from loader.models."""
+"""Alembic environment: the target URL comes from the project's configuration, the schema from loader.core.models."""
 
 from functools import cache
 from logging.config import fileConfig
@@ -9,8 +9,8 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, create_engine, pool, text
 
 from alembic import context
-from loader.config import Database, load_settings
-from loader.models import Base
+from loader.core.config import Database, load_settings
+from loader.core.models import Base
 
 config = context.config
 # The pipeline upgrades the schema on every run and says what it did in its own summary: it asks for quiet.

@@ -17,13 +17,8 @@ from psycopg import sql
 
 from bench.measure import Measurement, run_measured
 from bench.server import NEW_DB, OLD_DB, PROJECT_ROOT, BenchServer
+from loader.core.contract import LEGACY_TABLES, MART_ORDER, MART_SCHEMA, STAGING_SCHEMA
 
-LEGACY_TABLES = ("old_users", "old_products", "old_orders")
-# The marts publish writes from, each into the target table of the same name, parents first.
-MART_SCHEMA = "dbt_marts"
-MART_TABLES = ("product_categories", "users", "addresses", "products", "orders", "order_items")
-TARGET_TABLES = MART_TABLES
-STAGING_SCHEMA = "staging"
 BASELINE_SCHEMA = "bench_baseline"
 
 
@@ -182,7 +177,7 @@ def legacy_tables() -> list[Relation]:
 
 
 def target_tables() -> list[Relation]:
-    return [Relation("public", table) for table in TARGET_TABLES]
+    return [Relation("public", table) for table in MART_ORDER]
 
 
 def staged_legacy_tables() -> list[Relation]:
@@ -190,4 +185,4 @@ def staged_legacy_tables() -> list[Relation]:
 
 
 def mart_tables() -> list[Relation]:
-    return [Relation(MART_SCHEMA, table) for table in MART_TABLES]
+    return [Relation(MART_SCHEMA, table) for table in MART_ORDER]

@@ -8,17 +8,16 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from loader.cli_errors import EXIT_FAILURE, run_cli
-from loader.config import load_settings
-from loader.legacy_schema import LEGACY_SCHEMA
-from loader.publish import DEFAULT_MAX_CHANGE_SHARE
+from loader.core.cli import EXIT_FAILURE, run_cli
+from loader.core.config import load_settings
+from loader.core.contract import LEGACY_TABLES
+from loader.publish.publish import DEFAULT_MAX_CHANGE_SHARE
 
 ENVIRONMENT_HELP = (
     "Reads OLD_DATABASE_URL / NEW_DATABASE_URL, or OLD_DB_* / NEW_DB_* (USER, PASSWORD, HOST, PORT, NAME), from "
     "the environment or .env; a side with neither runs on the embedded PostgreSQL server in .pgdata/. "
     "LEGACY_MIGRATE_REPORT_DIR moves the run report out of reports/."
 )
-LEGACY_TABLES = tuple(LEGACY_SCHEMA)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -154,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> int:
         if command == "db-stop":
-            from loader.config import read_environment
-            from loader.embedded import stop_embedded
+            from loader.core.config import read_environment
+            from loader.core.embedded import stop_embedded
 
             stopped = stop_embedded(read_environment())
             print("embedded PostgreSQL stopped" if stopped else "the embedded PostgreSQL server was not running")
@@ -180,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
         from loader.pipeline import RunOptions, format_summary, migrate, publish_only, stage_only, transform_only
-        from loader.publish import DEFAULT_MAX_REJECT_SHARE, ChangeLimit, RejectBudget
-        from loader.report import default_report_dir
+        from loader.publish.publish import DEFAULT_MAX_REJECT_SHARE, ChangeLimit, RejectBudget
+        from loader.runs.report import default_report_dir
 
         entries = getattr(args, "max_reject_share", [])
         defaults = [share for table, share in entries if table is None]

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from loader.cli_errors import PipelineError, first_line
-from loader.config import PROJECT_ROOT, ConfigError, Settings
-from loader.db import check_distinct_databases, connect, engine
-from loader.legacy_schema import LEGACY_SCHEMA
-from loader.publish import (
+from loader.core.config import Settings
+from loader.core.contract import MART_ORDER, PROJECT_ROOT, STAGING_SCHEMA
+from loader.core.db import check_distinct_databases, connect, engine
+from loader.core.errors import ConfigError, PipelineError, first_line
+from loader.core.legacy_schema import LEGACY_SCHEMA
+from loader.publish.publish import (
     LEGACY_TABLE_MARTS,
     MART_SCHEMA,
     ChangeLimit,
@@ -30,10 +31,10 @@ from loader.publish import (
     rejected_counts,
     relation,
 )
-from loader.report import RunReport, StageTiming, default_report_dir, peak_rss_mib, reason_counts, write_report
-from loader.runs import Command, RunLock, close_abandoned_runs, finish_run, run_lock, start_run
-from loader.stage import STAGING_SCHEMA, LegacyShape, check_legacy_schema, require_legacy_rows, stage
-from loader.transform import require_dbt_compatible, transform
+from loader.runs.lock import Command, RunLock, close_abandoned_runs, finish_run, run_lock, start_run
+from loader.runs.report import RunReport, StageTiming, default_report_dir, peak_rss_mib, reason_counts, write_report
+from loader.stage.copy import LegacyShape, check_legacy_schema, require_legacy_rows, stage
+from loader.transform.dbt import require_dbt_compatible, transform
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 TransformEngine = Literal["dbt", "pandas"]
-MART_TABLES = ("users", "addresses", "product_categories", "products", "orders", "order_items")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def run_transform(settings: Settings, engine_name: TransformEngine, strict_dates
     if settings.legacy_currency != "USD":
         variables["legacy_currency"] = settings.legacy_currency
     if engine_name == "pandas":
-        from loader.pandas_engine import run
+        from loader.transform.pandas_engine import run
 
         return run(settings, variables or None)
     return transform(settings, variables or None)
@@ -207,7 +207,7 @@ def _mart_rows(target: Engine) -> int:
     with target.connect() as conn:
         return sum(
             int(conn.execute(select(func.count()).select_from(relation(MART_SCHEMA, name))).scalar_one())
-            for name in MART_TABLES
+            for name in MART_ORDER
         )
 
 

@@ -7,8 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from loader.cli_errors import run_cli
-from loader.config import PROJECT_ROOT, load_settings
+from loader.core.cli import run_cli
+from loader.core.config import load_settings
+from loader.core.contract import PROJECT_ROOT
 from seeder.catalogue import DEFAULT_PROFILE, PROFILES
 from seeder.generate import Sizes
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from loader.legacy_schema import DEFAULT_LEGACY_SCHEMA, required_columns
+from loader.core.legacy_schema import DEFAULT_LEGACY_SCHEMA, required_columns
 from seeder import catalogue, orders, products, users
 from seeder.catalogue import Profile
 

@@ -19,12 +19,13 @@ from typing import Literal
 
 import numpy as np
 
+from loader.core.contract import LEGACY_TABLES, LegacyTableName
 from seeder import grammar
 
 Profile = Literal["legacy", "dirty", "wild"]
 PROFILES: tuple[Profile, ...] = ("legacy", "dirty", "wild")
 DEFAULT_PROFILE: Profile = "dirty"
-LegacyTable = Literal["old_users", "old_products", "old_orders"]
+LegacyTable = LegacyTableName
 
 
 @dataclass(frozen=True)
@@ -467,7 +468,7 @@ PATTERNS: tuple[Pattern, ...] = (
 )  # fmt: skip
 
 BY_ID: dict[str, Pattern] = {pattern.id: pattern for pattern in PATTERNS}
-TABLES: tuple[LegacyTable, ...] = ("old_users", "old_products", "old_orders")
+TABLES: tuple[LegacyTable, ...] = LEGACY_TABLES
 
 
 def columns(table: LegacyTable) -> tuple[str, ...]:

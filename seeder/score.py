@@ -15,10 +15,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from loader.cli_errors import PipelineError
-from loader.config import Settings
-from loader.db import connect
-from loader.legacy_schema import LEGACY_SCHEMA
+from loader.core.config import Settings
+from loader.core.db import connect
+from loader.core.errors import PipelineError
+from loader.core.legacy_schema import LEGACY_SCHEMA
 from seeder import answer_key, catalogue
 
 # Every reason code of docs/cleaning-rules.md, so a code the data never calls for still shows when reported.

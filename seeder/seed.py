@@ -9,10 +9,10 @@ import psycopg
 from psycopg import sql
 from tqdm import tqdm
 
-from loader.cli_errors import PipelineError
-from loader.config import Database
-from loader.db import connect
-from loader.legacy_schema import (
+from loader.core.config import Database
+from loader.core.db import connect
+from loader.core.errors import PipelineError
+from loader.core.legacy_schema import (
     DEFAULT_LEGACY_SCHEMA,
     LEGACY_SCHEMA,
     create_table_sql,

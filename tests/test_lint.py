@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from loader.core.contract import PROJECT_ROOT
+
 BIN = Path(sys.executable).parent
 
 

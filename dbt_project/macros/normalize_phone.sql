@@ -10,7 +10,7 @@
 #}
 {% macro normalize_phone(value) -%}
     {#- Country calling codes by the lengths of their national numbers, as libphonenumber's metadata gives them
-        (phonenumbers 9.0), lengths dialled only locally left out. loader/pandas_engine/parse.py has the same. -#}
+        (phonenumbers 9.0), lengths dialled only locally left out. loader/transform/pandas_engine/parse.py has the same. -#}
     {%- set national_lengths = {
         "4-5": "290",
         "4-7": "690",

@@ -1,0 +1,89 @@
+"""The pandas engine's entry point: read the staging tables, run the models, check, write, in that order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import closing
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from loader.core.config import Settings
+from loader.core.contract import SNAPSHOT_TABLE
+from loader.core.db import connect, connect_for_copy
+from loader.core.errors import PipelineError
+from loader.core.legacy_schema import LEGACY_SCHEMA
+from loader.transform.pandas_engine import io, models
+from loader.transform.pandas_engine.pg_text import TextRules, UnsupportedLocale, rules_for
+from loader.transform.pandas_engine.project import Project, load_project
+
+# The legacy contract's columns the models read as numbers; every other one is text.
+_INTEGER_COLUMNS = {"id", "quantity"}
+
+
+def _check_columns(table: str, columns: list[io.StagedColumn]) -> None:
+    if not columns:
+        raise PipelineError(f"the staging table {table} does not exist: run `python -m loader stage` first")
+    kinds = {column.name: column.kind for column in columns}
+    for name, _ in LEGACY_SCHEMA[table]:
+        expected = "integer" if name in _INTEGER_COLUMNS else "text"
+        if kinds.get(name) != expected:
+            raise PipelineError(
+                f"staging column {table}.{name} is {kinds.get(name, 'missing')}, where the legacy contract has "
+                f"{expected}: run `python -m loader stage` again, or use the dbt engine"
+            )
+
+
+def _text_rules(provider: str, ctype: str) -> TextRules:
+    try:
+        return rules_for(provider, ctype)
+    except UnsupportedLocale as exc:
+        raise PipelineError(f"{exc}: transform with the dbt engine instead") from None
+
+
+def _transformed(settings: Settings, project: Project) -> tuple[models.Outputs, datetime | None]:
+    """Read the staging tables, run every model, and check conservation; the legacy rows are freed on return."""
+    with closing(connect_for_copy(settings.new)) as source:
+        # One snapshot for every table read, as a stage running meanwhile must not mix two loads.
+        source.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with source.cursor() as cursor:
+            cursor.execute("select datlocprovider::text, datctype from pg_database where datname = current_database()")
+            provider, ctype = cursor.fetchone() or ("c", "C.UTF-8")
+            columns = {table: io.staged_columns(cursor, project.staging_schema, table) for table in LEGACY_SCHEMA}
+            for table, table_columns in columns.items():
+                _check_columns(table, table_columns)
+            if not io.staged_columns(cursor, project.staging_schema, SNAPSHOT_TABLE):
+                raise PipelineError(f"the staging table {SNAPSHOT_TABLE} does not exist: run `python -m loader stage`")
+            snapshot_taken_at = io.read_snapshot(cursor, project.staging_schema, SNAPSHOT_TABLE)
+        legacy = {
+            table: models.LegacyTable(
+                table, tuple(table_columns), io.read_staged(source, project.staging_schema, table, table_columns)
+            )
+            for table, table_columns in columns.items()
+        }
+        source.rollback()
+    outputs = models.transform(legacy, snapshot_taken_at, project, _text_rules(str(provider), str(ctype)))
+    models.check_conservation(legacy, outputs)
+    models.check_mart_tests(outputs)
+    return outputs, snapshot_taken_at
+
+
+def run(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Transform the staged legacy tables into the marts and the quarantine; return the rows written per table.
+
+    Writes the tables dbt writes (dbt_marts.*, dbt_quarantine.rejects and warnings), with the same columns and
+    types, so `python -m loader publish` reads either engine's output alike. Nothing is written unless every
+    staged row is migrated or in rejects exactly once, and the marts pass the data tests dbt would fail on.
+    `variables` override dbt_project.yml's vars, as `dbt build --vars` does (`{"strict_dates": True}`).
+    """
+    project = load_project(variables=variables)
+    outputs, snapshot_taken_at = _transformed(settings, project)
+    tables = {project.marts[name]: frame for name, frame in outputs.marts.items()}
+    tables[project.rejects] = outputs.rejects
+    tables[project.warnings] = outputs.warnings
+    # Swapped in with the rest, in the same transaction: the stamp names exactly the outputs beside it.
+    tables[project.stamp] = pd.DataFrame({"snapshot_taken_at": [snapshot_taken_at]})
+    del outputs
+    with connect(settings.new) as target:
+        return io.write_outputs(target, tables)

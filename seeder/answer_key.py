@@ -9,12 +9,13 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from loader.core.contract import LEGACY_TABLE_MARTS
 from loader.core.legacy_schema import DEFAULT_LEGACY_SCHEMA, required_columns
 from seeder import catalogue, orders, products, users
 from seeder.catalogue import Profile
 
 SCHEMA = "answer_key"
-TABLES = {"old_users": "users", "old_products": "products", "old_orders": "orders"}
+TABLES: dict[str, str] = {legacy: mart for legacy, (mart, _) in LEGACY_TABLE_MARTS.items()}
 
 _TYPES = {
     "legacy_id": "integer not null",
@@ -146,5 +147,5 @@ def settle_double_submits(conn: psycopg.Connection, schema: str = DEFAULT_LEGACY
 def index_after_load(conn: psycopg.Connection) -> None:
     """The orders' key first: settling double submits joins on it."""
     conn.execute(sql.SQL("alter table {} add primary key (legacy_id)").format(table_name("old_orders")))
-    for legacy_table in ("old_users", "old_products"):
+    for legacy_table in (table for table in LEGACY_TABLE_MARTS if table != "old_orders"):
         conn.execute(sql.SQL("alter table {} add primary key (legacy_id)").format(table_name(legacy_table)))

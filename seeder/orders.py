@@ -7,11 +7,13 @@ reasons (duplicate, user, product, date, quantity, status, unit price), the firs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from loader.core.contract import dbt_var
 from seeder import catalogue, grammar
 from seeder.catalogue import Profile
 from seeder.pools import (
@@ -42,7 +44,6 @@ from seeder.users import END, START, grammar_text
 
 TABLE: catalogue.LegacyTable = "old_orders"
 FORM_COLUMNS = catalogue.columns(TABLE)
-MAX_QUANTITY = 1000  # the transform's max_order_quantity (O4)
 # Orders dated after the snapshot are impossible (O6). The snapshot is taken when `make migrate` runs, so
 # "future" dates are written from 2030 on and every true order date is before mid-2024: nothing in between.
 FUTURE_FROM = seconds(2030, 1, 1)
@@ -147,7 +148,8 @@ class ProductIndex:
         """The currency the price of each product named: a code, "" for none, None where it cannot be told."""
         if self.named_currency is None:
             return np.full(len(positions), "", dtype=object)
-        return self.named_currency[positions]
+        currencies: np.ndarray = self.named_currency[positions]
+        return currencies
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,12 @@ def _effective_forms(
     return out
 
 
+@functools.cache
+def max_quantity() -> int:
+    """The transform's max_order_quantity (O4), read from dbt_project.yml's vars, where the models read it."""
+    return int(str(dbt_var("max_order_quantity")))
+
+
 def render_orders(
     batch: OrderBatch,
     forms: dict[str, np.ndarray],
@@ -250,6 +258,7 @@ def render_orders(
     n = len(batch.ids)
     forms = _effective_forms(batch, forms, users, products)
     pick_list = picks.tolist()
+    max_order_quantity = max_quantity()
     user, product = batch.user, batch.product
 
     # ---- the user (O1) ----
@@ -360,7 +369,7 @@ def render_orders(
         picked = [pick_list[i] for i in idx.tolist()]
         match form:
             case "quantity_boundary":
-                quantity[idx] = MAX_QUANTITY
+                quantity[idx] = max_order_quantity
             case "quantity_null":
                 quantity[idx] = None
             case "quantity_zero":
@@ -368,7 +377,7 @@ def render_orders(
             case "quantity_negative":
                 quantity[idx] = [-(1 + p % 5) for p in picked]
             case "quantity_absurd":
-                quantity[idx] = [(5000, 99_999, MAX_QUANTITY + 1 + p % 9000)[p % 3] for p in picked]
+                quantity[idx] = [(5000, 99_999, max_order_quantity + 1 + p % 9000)[p % 3] for p in picked]
     quantity_missing = np.array([q is None for q in quantity], dtype=bool)
     quantity_number = np.where(quantity_missing, 0, quantity).astype(np.int64)
 
@@ -496,7 +505,7 @@ def render_orders(
         ("order_date_in_future", future),
         ("quantity_missing", quantity_missing),
         ("quantity_not_positive", ~quantity_missing & (quantity_number <= 0)),
-        ("quantity_implausible", quantity_number > MAX_QUANTITY),
+        ("quantity_implausible", quantity_number > max_order_quantity),
         ("status_unknown", ~status_ok),
         ("unit_price_missing", price_state == 1),
         ("unit_price_invalid", price_state == 2),
@@ -506,7 +515,7 @@ def render_orders(
 
     # ---- the total (O5): recomputed; the legacy text only earns a warning ----
     total_cents = quantity_number * true_cents
-    total_for_text = np.where((quantity_number >= 1) & (quantity_number <= MAX_QUANTITY), total_cents, true_cents)
+    total_for_text = np.where((quantity_number >= 1) & (quantity_number <= max_order_quantity), total_cents, true_cents)
     total_text = np.empty(n, dtype=object)
     total_warning = np.full(n, None, dtype=object)
     for form, idx in catalogue.groups(TABLE, "total_form", forms["total_form"]):
@@ -588,7 +597,7 @@ def render_orders(
             forms[column] = forms[column][source]
     row_grammar = [grammar_text(**{column: labels[column][k] for column in WILD_COLUMNS}) for k in source.tolist()]
 
-    named = {column: catalogue.decode(TABLE, column, codes) for column, codes in forms.items()}
+    form_names = {column: catalogue.decode(TABLE, column, codes) for column, codes in forms.items()}
     ids = batch.ids.tolist()
     legacy_rows = list(
         zip(
@@ -607,7 +616,7 @@ def render_orders(
     statuses = np.array(STATUSES, dtype=object)[batch.status]
     answer_rows: list[tuple[object, ...]] = []
     for i in range(n):
-        row_forms = [named[column][i] for column in FORM_COLUMNS]
+        row_forms = [form_names[column][i] for column in FORM_COLUMNS]
         if copy[i]:
             answer_rows.append(
                 (ids[i], "merged", "duplicate_order", ids[i - 1], *([None] * 8), "{}", *row_forms, row_grammar[i])
@@ -634,14 +643,15 @@ def render_orders(
             )
         else:
             answer_rows.append((ids[i], "rejected", reason[i], None, *([None] * 8), "{}", *row_forms, row_grammar[i]))
-    return RenderedOrders(legacy_rows, answer_rows, named)
+    return RenderedOrders(legacy_rows, answer_rows, form_names)
 
 
 # ---- the canonical orders ------------------------------------------------------------------------------------
 
 STATUS_WEIGHTS = np.array([0.12, 0.1, 0.2, 0.45, 0.08, 0.05])
 QUANTITY_WEIGHTS = np.array([0.45, 0.25, 0.15, 0.1, 0.05])
-CONDITIONAL_PRICES = (
+PriceFits = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+CONDITIONAL_PRICES: tuple[tuple[str, PriceFits], ...] = (
     # pattern, whether it fits (cents, currency, whether the product shares its name)
     ("unit_price_free", lambda cents, cur, shared: (cents == 0) & (cur == "USD")),
     ("unit_price_thousands_us", lambda cents, cur, shared: (cents >= 100_000) & (cur == "USD")),

@@ -16,54 +16,11 @@ import psycopg
 from psycopg import sql
 
 from loader.core.config import Settings
+from loader.core.contract import reason_codes
 from loader.core.db import connect
 from loader.core.errors import PipelineError
 from loader.core.legacy_schema import LEGACY_SCHEMA
 from seeder import answer_key, catalogue
-
-# Every reason code of docs/cleaning-rules.md, so a code the data never calls for still shows when reported.
-REASON_CODES: dict[str, str] = {
-    "duplicate_email": "merged",
-    "username_duplicate": "rejected",
-    "registration_date_invalid": "warning",
-    "email_invalid": "warning",
-    "phone_not_normalized": "warning",
-    "address_not_split": "warning",
-    "country_unknown": "warning",
-    "product_name_missing": "rejected",
-    "category_unknown": "warning",
-    "price_invalid": "warning",
-    "price_negative": "warning",
-    "created_date_invalid": "warning",
-    # B: a bare amount's currency, assumed (LEGACY_CURRENCY) or taken from the order's product.
-    "currency_assumed": "warning",
-    "currency_from_product": "warning",
-    # M4: a warning on a product's price, a reject on an order's unit price; the report's label is the warning.
-    "amount_ambiguous": "warning",
-    "amount_disambiguated": "warning",
-    "duplicate_order": "merged",
-    "user_missing": "rejected",
-    "user_not_found": "rejected",
-    "user_ambiguous": "rejected",
-    "product_missing": "rejected",
-    "product_not_found": "rejected",
-    "product_ambiguous": "rejected",
-    "order_date_missing": "rejected",
-    "order_date_invalid": "rejected",
-    "order_date_in_future": "rejected",
-    # O7: a warning unless the run had strict_dates (the answer key follows the default).
-    "order_before_registration": "warning",
-    "quantity_missing": "rejected",
-    "quantity_not_positive": "rejected",
-    "quantity_implausible": "rejected",
-    "status_unknown": "rejected",
-    "unit_price_missing": "rejected",
-    "unit_price_invalid": "rejected",
-    "unit_price_currency_unknown": "rejected",
-    "total_missing": "warning",
-    "total_unreadable": "warning",
-    "total_mismatch": "warning",
-}
 
 
 @dataclass(frozen=True)
@@ -274,7 +231,7 @@ def _score_table(conn: psycopg.Connection, shape: TargetShape, run_id: int) -> N
         scored=sql.Identifier(f"scored_{shape.legacy_table}"),
         run_id=sql.Literal(run_id),
         legacy_table=sql.Literal(shape.legacy_table),
-        actual_sql=sql.SQL(_actual_sql(conn, shape)),  # type: ignore[arg-type]  # our own constant
+        actual_sql=sql.SQL(_actual_sql(conn, shape)),
         checks=sql.SQL(", ").join(checks),
         answer=answer,
     )
@@ -348,8 +305,8 @@ def _fields(conn: psycopg.Connection, shape: TargetShape) -> list[dict[str, Any]
     parts = []
     for name, _ in shape.fields:
         ok = sql.Identifier(f"ok:{name}")
-        wrong = "count(*) filter (where not {ok} and actual_outcome = 'migrated')"
-        parts.append(sql.SQL("count(*) filter (where {ok}), " + wrong).format(ok=ok))
+        wrong_sql = "count(*) filter (where not {ok} and actual_outcome = 'migrated')"
+        parts.append(sql.SQL("count(*) filter (where {ok}), " + wrong_sql).format(ok=ok))
     query = sql.SQL(
         "select count(*) filter (where outcome = 'migrated'), "
         "count(*) filter (where outcome = 'migrated' and actual_outcome <> 'migrated'), {} from {}"
@@ -423,19 +380,21 @@ def _reasons(conn: psycopg.Connection, run_id: int) -> list[dict[str, Any]]:
         """
     ).format(expected=sql.SQL(" union all ").join(expected_parts), keyed=keyed, run_id=sql.Literal(run_id))
     found = {code: (int(e), int(r), int(tp), int(same)) for code, e, r, tp, same in conn.execute(statement)}
+    # Every code of the reason_codes seed, so a code the data never calls for still shows when reported.
+    outcomes = {code: reason.outcome for code, reason in reason_codes().items()}
     out = []
-    for code in dict.fromkeys([*REASON_CODES, *sorted(found)]):
+    for code in dict.fromkeys([*outcomes, *sorted(found)]):
         expected, reported, right, same = found.get(code, (0, 0, 0, 0))
         entry: dict[str, Any] = {
             "reason_code": code,
-            "outcome": REASON_CODES.get(code, "?"),
+            "outcome": outcomes.get(code, "?"),
             "expected": expected,
             "reported": reported,
             "right": right,
             "precision": _ratio(right, reported),
             "recall": _ratio(right, expected),
         }
-        if REASON_CODES.get(code) == "merged":
+        if outcomes.get(code) == "merged":
             entry["merged_into_right_row"] = same
         out.append(entry)
     return out
@@ -448,6 +407,7 @@ def _patterns(conn: psycopg.Connection) -> list[dict[str, Any]]:
     value is exactly right on rows expected to migrate; where it calls for a warning, the warning is there.
     """
     shapes = {shape.legacy_table: shape for shape in SHAPES}
+    outcomes = {code: reason.outcome for code, reason in reason_codes().items()}
     out = []
     for table in catalogue.TABLES:
         shape = shapes[table]
@@ -462,7 +422,7 @@ def _patterns(conn: psycopg.Connection) -> list[dict[str, Any]]:
                         sql.SQL("coalesce({}, true)").format(sql.Identifier(f"ok:{n}")) for n in names
                     )
                 warning_ok: sql.Composable = sql.SQL("true")
-                if pattern.reason and REASON_CODES.get(pattern.reason) == "warning":
+                if pattern.reason and outcomes.get(pattern.reason) == "warning":
                     warning_ok = sql.SQL("(outcome <> 'migrated' or {} = any(actual_reasons))").format(
                         sql.Literal(pattern.reason)
                     )

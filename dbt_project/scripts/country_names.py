@@ -12,7 +12,7 @@ commas, so no country part can hold one; the alias list has their readable forms
 The seed stays a committed file people edit: rows in it that this script does not write (added by hand) are
 kept, sorted in with the rest, and checked for collisions like them. To drop a generated spelling, list it in
 EXCLUDED. Run `python dbt_project/scripts/country_names.py` after upgrading pycountry or editing these lists;
-tests/test_country_names.py checks that every row written here is still in the seed.
+tests/loader/transform/test_country_names.py checks that every row written here is still in the seed.
 """
 
 from __future__ import annotations
@@ -148,8 +148,8 @@ EXCLUDED: dict[str, str] = {
     "Virgin Islands": "the British or the US Virgin Islands",
 }
 
-# Rule S1, as the mapping_key macro computes it (tests/test_country_names.py checks it agrees with the pandas
-# engine's): lower case, accents folded by NFKD, every space, punctuation mark and separator dropped.
+# Rule S1, as the mapping_key macro computes it (tests/loader/transform/test_country_names.py checks it agrees with
+# the pandas engine's): lower case, accents folded by NFKD, every space, punctuation mark and separator dropped.
 _KEY_LETTERS = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "\u0131": "i", "ß": "ss", "æ": "ae", "œ": "oe"})
 _KEY_DROPPED = re.compile(
     "[\u0001-\u002f\u003a-\u0040\u005b-\u0060\u007b-\u00bf\u00d7\u00f7\u02b9-\u036f"

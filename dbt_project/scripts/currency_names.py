@@ -4,8 +4,8 @@ Every ISO 4217 code pycountry knows names its own currency, but those no price i
 symbols and words below are the usual ones. A spelling shared by several currencies (`$`, `kr`, `¥`) has one row
 per currency: rule M2 reads it only as the setting LEGACY_CURRENCY, when that is one of them, and refuses it
 otherwise. The seed stays a committed file people may add rows to; run
-`python dbt_project/scripts/currency_names.py` after changing this list, and tests/test_currency_names.py checks
-that every row written here is still in the seed.
+`python dbt_project/scripts/currency_names.py` after changing this list, and
+tests/loader/transform/test_currency_names.py checks that every row written here is still in the seed.
 """
 
 from __future__ import annotations

@@ -8,12 +8,18 @@ two agree.
 
 from __future__ import annotations
 
+import csv
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, cast, get_args
+
+import yaml
 
 PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent.parent
 DBT_PROJECT_DIR: Final = PROJECT_ROOT / "dbt_project"
 SEEDS_DIR: Final = DBT_PROJECT_DIR / "seeds"
+# The reason codes of the ledger, one row each: what SQL, pandas, the scorer and the docs all read (issue 13).
+REASON_CODES_SEED: Final = "reason_codes"
 
 # The two databases' default names (the embedded server creates both).
 DEFAULT_OLD_DB_NAME: Final = "old_bad_db"
@@ -32,17 +38,10 @@ TRANSFORM_STAMP: Final = "transform_stamp"
 
 # The marts, parents before children: the order the transform writes them and publish upserts them.
 MartTable = Literal["users", "addresses", "product_categories", "products", "orders", "order_items"]
-MART_ORDER: Final[tuple[MartTable, ...]] = (
-    "users",
-    "addresses",
-    "product_categories",
-    "products",
-    "orders",
-    "order_items",
-)
+MART_ORDER: Final[tuple[MartTable, ...]] = get_args(MartTable)
 
 QuarantineTable = Literal["rejects", "warnings"]
-QUARANTINE_TABLES: Final[tuple[QuarantineTable, ...]] = ("rejects", "warnings")
+QUARANTINE_TABLES: Final[tuple[QuarantineTable, ...]] = get_args(QuarantineTable)
 # The columns of both quarantine tables, in order, with the types their SELECTs give (dbt's contract on the
 # quarantine models states the same; a test compares them).
 QUARANTINE_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
@@ -75,3 +74,50 @@ RUN_LOCK: Final = 1
 # Taken by publish for its transaction, so a publish called directly (as the benchmark does) never overlaps
 # another one either.
 PUBLISH_LOCK: Final = 2
+
+
+# The ledger's outcomes a reason code can have (loader.core.models.LedgerOutcome; a test keeps the two equal).
+ReasonOutcome = Literal["rejected", "merged", "warning"]
+REASON_OUTCOMES: Final[tuple[ReasonOutcome, ...]] = get_args(ReasonOutcome)
+
+
+@dataclass(frozen=True)
+class ReasonCode:
+    """One row of the reason_codes seed: a code, its ledger outcome, the legacy column and rule it is about."""
+
+    code: str
+    outcome: ReasonOutcome
+    # None where the code is about the whole row or about several columns (the ledger row names the column).
+    legacy_column: str | None
+    rule_id: str
+    description: str
+
+
+def reason_codes(seeds_dir: Path = SEEDS_DIR) -> dict[str, ReasonCode]:
+    """The reason_codes seed by code, in the seed's order; a code written twice or an unknown outcome is refused."""
+    codes: dict[str, ReasonCode] = {}
+    # utf-8-sig: dbt reads a seed that an editor saved with a byte-order mark, and so must this.
+    with (seeds_dir / f"{REASON_CODES_SEED}.csv").open(newline="", encoding="utf-8-sig") as seed:
+        for row in csv.DictReader(seed):
+            outcome = row["outcome"]
+            if outcome not in REASON_OUTCOMES:
+                raise ValueError(f"reason code {row['code']!r}: outcome {outcome!r} is none of {REASON_OUTCOMES}")
+            if row["code"] in codes:
+                raise ValueError(f"reason code {row['code']!r} is written twice in the seed")
+            codes[row["code"]] = ReasonCode(
+                code=row["code"],
+                outcome=cast(ReasonOutcome, outcome),
+                legacy_column=row["legacy_column"] or None,
+                rule_id=row["rule_id"],
+                description=row["description"],
+            )
+    return codes
+
+
+def dbt_var(name: str, project_dir: Path = DBT_PROJECT_DIR) -> object:
+    """A var of dbt_project.yml's `vars:` block as written there (no `--vars` overrides); KeyError if unset."""
+    with (project_dir / "dbt_project.yml").open(encoding="utf-8") as project:
+        variables = yaml.safe_load(project).get("vars") or {}
+    if name not in variables:
+        raise KeyError(f"dbt_project.yml sets no var {name!r}")
+    return variables[name]

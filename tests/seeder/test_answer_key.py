@@ -15,7 +15,7 @@ import numpy as np
 import pycountry
 import pytest
 
-from loader.core.contract import DBT_PROJECT_DIR, PROJECT_ROOT
+from loader.core.contract import DBT_PROJECT_DIR, PROJECT_ROOT, dbt_var
 from seeder import catalogue, grammar
 from seeder.generate import Sizes, generate
 from seeder.orders import CanonicalOrder, OrderBatch, ProductIndex, UserIndex, render_orders
@@ -775,6 +775,7 @@ def test_every_generated_row_has_the_answer_a_second_reading_of_the_rules_gives(
         names_currency[legacy[0]] = price[1] if isinstance(price, tuple) else None  # type: ignore[index]
 
     # Orders (O1-O7, B), reasons in the rules' order.
+    max_quantity = int(str(dbt_var("max_order_quantity")))
     seen: dict[tuple[object, ...], int] = {}
     reasons: Counter[str] = Counter()
     for legacy, answer in rows["old_orders"]:
@@ -819,7 +820,7 @@ def test_every_generated_row_has_the_answer_a_second_reading_of_the_rules_gives(
             reason = "quantity_missing"
         elif quantity <= 0:
             reason = "quantity_not_positive"
-        elif quantity > 1000:
+        elif quantity > max_quantity:
             reason = "quantity_implausible"
         elif status is None:
             reason = "status_unknown"

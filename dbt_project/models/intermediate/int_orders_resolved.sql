@@ -237,7 +237,7 @@ classified as (
             when {{ strict_dates }} and dated.is_dated_before_registration then 'order_before_registration'
             when dated.quantity is null then 'quantity_missing'
             when dated.quantity <= 0 then 'quantity_not_positive'
-            when dated.quantity > {{ var('max_order_quantity', 1000) }} then 'quantity_implausible'
+            when dated.quantity > {{ var('max_order_quantity') }} then 'quantity_implausible'
             when dated.status is null then 'status_unknown'
             when dated.unit_price_status = 'missing' then 'unit_price_missing'
             when dated.unit_price_status in ('invalid', 'negative') then 'unit_price_invalid'
@@ -262,16 +262,6 @@ final as (
             when totalled.reason_code = 'duplicate_order' then 'merged'
             else 'rejected'
         end as outcome,
-        case
-            when totalled.reason_code in ('duplicate_order', 'legacy_id_missing', 'legacy_id_duplicate') then 'id'
-            when totalled.reason_code like 'user_%' then 'user_identifier_text'
-            when totalled.reason_code like 'product_%' then 'product_name_redundant'
-            when totalled.reason_code like 'order_%' then 'order_date_str'
-            when totalled.reason_code like 'quantity_%' then 'quantity'
-            when totalled.reason_code = 'status_unknown' then 'status_text'
-            when totalled.reason_code like 'unit_price_%' or totalled.reason_code = 'amount_ambiguous'
-                then 'unit_price_str_redundant'
-        end as fault_column,
         -- Rule M4 on the total: the reading equal to quantity times unit price (O5 compares with it).
         {{
             money_agreeing_reading(

@@ -37,11 +37,7 @@ checked as (
 classified as (
     select
         checked.*,
-        case when checked.reason_code is null then 'migrated' else 'rejected' end as outcome,
-        case
-            when checked.reason_code like 'legacy_id_%' then 'id'
-            when checked.reason_code is not null then 'product_name'
-        end as fault_column
+        case when checked.reason_code is null then 'migrated' else 'rejected' end as outcome
     from checked
 )
 

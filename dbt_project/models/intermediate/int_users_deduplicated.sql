@@ -68,11 +68,6 @@ classified as (
             when survivors.username_rank > 1 then 'username_duplicate'
             when survivors.surviving_legacy_user_id <> survivors.legacy_user_id then 'duplicate_email'
         end as reason_code,
-        case
-            when survivors.row_reason_code like 'legacy_id_%' then 'id'
-            when survivors.row_reason_code is not null or survivors.username_rank > 1 then 'username'
-            when survivors.surviving_legacy_user_id <> survivors.legacy_user_id then 'email'
-        end as fault_column,
         -- Rule L2: optional values the target's columns cannot hold whole; the marts leave them out.
         coalesce(length(survivors.email) > {{ contract_width('users', 'email') }}, false) as is_email_too_long,
         coalesce(length(survivors.full_name) > {{ contract_width('users', 'full_name') }}, false)

@@ -20,13 +20,18 @@ orders as (
     where outcome <> 'migrated'
 ),
 
+reason_codes as (
+    select * from {{ ref('reason_codes') }}
+),
+
 unioned as (
     select
         'old_users' as legacy_table,
         users.legacy_user_id as legacy_id,
         users.outcome,
         users.reason_code,
-        users.fault_column as column_name,
+        -- For a code the reason_codes seed names no column for: a user is rejected for its username only (L1).
+        'username' as unnamed_column,
         case when users.outcome = 'merged' then users.surviving_legacy_user_id end as merged_into_legacy_id,
         null::jsonb as evidence,
         users.legacy_row
@@ -37,7 +42,8 @@ unioned as (
         products.legacy_product_id as legacy_id,
         products.outcome,
         products.reason_code,
-        products.fault_column as column_name,
+        -- For a code the reason_codes seed names no column for: a product is rejected for its name only (L1).
+        'product_name' as unnamed_column,
         null::bigint as merged_into_legacy_id,
         null::jsonb as evidence,
         products.legacy_row
@@ -48,7 +54,8 @@ unioned as (
         orders.legacy_order_id as legacy_id,
         orders.outcome,
         orders.reason_code,
-        orders.fault_column as column_name,
+        -- For a code the reason_codes seed names no column for: amount_ambiguous, here the unit price's (M4).
+        'unit_price_str_redundant' as unnamed_column,
         case when orders.outcome = 'merged' then orders.first_legacy_order_id end as merged_into_legacy_id,
         case
             when orders.reason_code = 'amount_ambiguous'
@@ -63,19 +70,30 @@ unioned as (
     from orders
 ),
 
+located as (
+    -- The legacy column at fault: the one the reason_codes seed names for the code, else the branch's own (the
+    -- seed names none for a code about several columns: value_too_long, amount_ambiguous).
+    select
+        unioned.*,
+        coalesce(reason_codes.legacy_column, unioned.unnamed_column) as column_name
+    from unioned
+    left join reason_codes
+        on unioned.reason_code = reason_codes.code
+),
+
 final as (
     select
-        unioned.legacy_table,
-        unioned.legacy_id::bigint as legacy_id,
-        unioned.outcome,
+        located.legacy_table,
+        located.legacy_id::bigint as legacy_id,
+        located.outcome,
         'transform' as stage,
-        unioned.reason_code,
-        unioned.column_name,
-        unioned.legacy_row ->> unioned.column_name as raw_value,
-        unioned.merged_into_legacy_id::bigint as merged_into_legacy_id,
-        unioned.evidence,
-        unioned.legacy_row
-    from unioned
+        located.reason_code,
+        located.column_name,
+        located.legacy_row ->> located.column_name as raw_value,
+        located.merged_into_legacy_id::bigint as merged_into_legacy_id,
+        located.evidence,
+        located.legacy_row
+    from located
 )
 
 select * from final

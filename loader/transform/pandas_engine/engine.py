@@ -13,7 +13,7 @@ from loader.core.config import Settings
 from loader.core.contract import SNAPSHOT_TABLE
 from loader.core.db import connect, connect_for_copy
 from loader.core.errors import PipelineError
-from loader.core.legacy_schema import LEGACY_SCHEMA
+from loader.core.legacy_schema import LEGACY_SCHEMA, required_columns
 from loader.transform.pandas_engine import io, models
 from loader.transform.pandas_engine.pg_text import TextRules, UnsupportedLocale, rules_for
 from loader.transform.pandas_engine.project import Project, load_project
@@ -26,7 +26,7 @@ def _check_columns(table: str, columns: list[io.StagedColumn]) -> None:
     if not columns:
         raise PipelineError(f"the staging table {table} does not exist: run `python -m loader stage` first")
     kinds = {column.name: column.kind for column in columns}
-    for name, _ in LEGACY_SCHEMA[table]:
+    for name in required_columns(table):
         expected = "integer" if name in _INTEGER_COLUMNS else "text"
         if kinds.get(name) != expected:
             raise PipelineError(
@@ -56,7 +56,7 @@ def _transformed(settings: Settings, project: Project) -> tuple[models.Outputs, 
             if not io.staged_columns(cursor, project.staging_schema, SNAPSHOT_TABLE):
                 raise PipelineError(f"the staging table {SNAPSHOT_TABLE} does not exist: run `python -m loader stage`")
             snapshot_taken_at = io.read_snapshot(cursor, project.staging_schema, SNAPSHOT_TABLE)
-        legacy = {
+        legacy: dict[str, models.LegacyTable] = {
             table: models.LegacyTable(
                 table, tuple(table_columns), io.read_staged(source, project.staging_schema, table, table_columns)
             )

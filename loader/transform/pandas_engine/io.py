@@ -106,7 +106,8 @@ def read_staged(
         pa.int32(): pd.Int32Dtype(),
         pa.int64(): pd.Int64Dtype(),
     }
-    return arrow.to_pandas(types_mapper=integer_dtypes.get, self_destruct=True)
+    frame: pd.DataFrame = arrow.to_pandas(types_mapper=integer_dtypes.get, self_destruct=True)
+    return frame
 
 
 def read_snapshot(cursor: psycopg2.extensions.cursor, schema: str, table: str) -> datetime | None:

@@ -290,14 +290,12 @@ def deduplicate_users(users: pd.DataFrame, project: Project) -> pd.DataFrame:
     lowest_with_email = kept_ids.groupby(users["email"], sort=False).transform("min")
     surviving = lowest_with_email.where(users["email"].notna() & ~rejected, ids).astype(ids.dtype)
     merged = ~rejected & _bools(surviving != ids)
-    id_fault = _bools(row_reason.isin(["legacy_id_missing", "legacy_id_duplicate"]))
-    reason_code = row_reason.astype("str").where(row_rejected, np.nan)
+    reason_code = row_reason.astype("str").where(row_rejected)
     reason_code = reason_code.mask(duplicate, "username_duplicate").mask(merged, "duplicate_email")
     return users.assign(
         surviving_legacy_user_id=surviving,
         outcome=_status(index, [rejected, merged], ["rejected", "merged"], "migrated"),
         reason_code=reason_code.astype("category"),
-        fault_column=_status(index, [id_fault, rejected, merged], ["id", "username", "email"], ""),
         # Rule L2: optional values the target's columns cannot hold whole; the marts leave them out.
         is_email_too_long=_longer_than(users["email"], contract_width(project, "users", "email")),
         is_full_name_too_long=_longer_than(users["full_name"], contract_width(project, "users", "full_name")),
@@ -319,12 +317,10 @@ def classify_products(products: pd.DataFrame, project: Project) -> pd.DataFrame:
     ]
     reason_code = _status(index, [holds for _, holds in checks], [code for code, _ in checks], "")
     rejected = _bools(reason_code.notna())
-    id_fault = _bools(reason_code.isin(["legacy_id_missing", "legacy_id_duplicate"]))
     return products.assign(
         category=products["category_key"].map(project.mappings.categories).astype("str"),
         outcome=_status(index, [rejected], ["rejected"], "migrated"),
         reason_code=reason_code,
-        fault_column=_status(index, [id_fault, rejected], ["id", "product_name"], ""),
     )
 
 
@@ -491,7 +487,6 @@ def resolve_orders(
         first_legacy_order_id=first_ids,
         reason_code=reason_code,
         outcome=outcome,
-        fault_column=_order_fault_column(reason_code),
         computed_total=computed_total,
         user_registered_at=registered_at,
         is_dated_before_registration=before_registration,
@@ -528,21 +523,21 @@ def _user_candidates_for(kept_users: pd.DataFrame) -> dict[str, pd.DataFrame]:
     }
 
 
-def _order_fault_column(reason_code: pd.Series) -> pd.Series:
-    """The legacy column at fault, by the reason's prefix as the model's `like` patterns read it."""
-    prefixes = [
-        ("duplicate_order", "id"),
-        ("legacy_id_", "id"),
-        ("amount_ambiguous", "unit_price_str_redundant"),
-        ("user_", "user_identifier_text"),
-        ("product_", "product_name_redundant"),
-        ("order_", "order_date_str"),
-        ("quantity_", "quantity"),
-        ("status_unknown", "status_text"),
-        ("unit_price_", "unit_price_str_redundant"),
-    ]
-    conditions = [_bools(reason_code.str.startswith(prefix)) for prefix, _ in prefixes]
-    return _status(reason_code.index, conditions, [column for _, column in prefixes], "")
+def _fault_column(reason_code: pd.Series, project: Project, otherwise: str) -> pd.Series:
+    """The legacy column at fault, as rejects joins the reason_codes seed: the column the seed names for the code,
+    or `otherwise` where it names none (a code about several columns); NULL where there is no reason."""
+    codes = reason_code.astype("category")
+    # Looked up per category, not per row: a code the seed does not know is an error, as dbt's relationships test.
+    columns = []
+    for code in codes.cat.categories:
+        if code not in project.reason_codes:
+            raise PipelineError(f"the reason code {code!r} is not in the reason_codes seed")
+        columns.append(project.reason_codes[code].legacy_column or otherwise)
+    names = list(dict.fromkeys(columns))
+    # Category i becomes name lookup[i]; a NULL reason (code -1) takes the last entry, -1: NULL.
+    lookup = np.array([*(names.index(column) for column in columns), -1], dtype=np.int8)
+    fault = pd.Categorical.from_codes(lookup[codes.cat.codes.to_numpy()], categories=pd.Index(names, dtype="str"))
+    return pd.Series(fault, index=reason_code.index)
 
 
 # Marts (dbt_marts.*): the target's shape, cast to the contracts' types.
@@ -578,7 +573,7 @@ def _conform(frame: pd.DataFrame, table: OutputTable) -> pd.DataFrame:
 def _cents_text(cents: pd.Series) -> pd.Series:
     """Integer cents as numeric text, `-12.50`: what COPY reads into numeric(12, 2), exactly."""
     present = _bools(cents.notna())
-    text = pd.Series(np.nan, index=cents.index, dtype="str")
+    text: pd.Series[str] = pd.Series(np.nan, index=cents.index, dtype="str")
     if present.any():
         amounts = cents[present].astype("int64")
         units = (amounts.abs() // 100).astype("str")
@@ -701,7 +696,7 @@ def _as_text(values: pd.Series) -> pd.Series:
     """A column's values as `->>` gives them: integers in decimal, text as it is, NULL as NULL."""
     if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and values.dtype.kind in "iu":
         present = _bools(values.notna())
-        text = pd.Series(np.nan, index=values.index, dtype="str")
+        text: pd.Series[str] = pd.Series(np.nan, index=values.index, dtype="str")
         text[present] = values[present].astype("int64").astype("str")
         return text
     return values.astype("str")
@@ -822,10 +817,14 @@ def _registration_evidence(orders: pd.DataFrame) -> pd.Series:
 
 
 def build_rejects(
-    legacy: Mapping[str, LegacyTable], users: pd.DataFrame, products: pd.DataFrame, orders: pd.DataFrame
+    legacy: Mapping[str, LegacyTable],
+    users: pd.DataFrame,
+    products: pd.DataFrame,
+    orders: pd.DataFrame,
+    project: Project,
 ) -> pd.DataFrame:
     """rejects: every legacy row not migrated, once: rejected with its reason, or merged with the row it joined."""
-    classified = ["outcome", "reason_code", "fault_column"]
+    classified = ["outcome", "reason_code"]
     not_users = _rows(
         users, users["outcome"] != "migrated", ["legacy_user_id", "surviving_legacy_user_id", *classified]
     )
@@ -860,7 +859,8 @@ def build_rejects(
                 not_users["legacy_user_id"],
                 not_users["outcome"],
                 not_users["reason_code"],
-                not_users["fault_column"],
+                # For a code the seed names no column for: a user is rejected for its username only (L1).
+                _fault_column(not_users["reason_code"], project, "username"),
                 not_users["surviving_legacy_user_id"].astype("Int64").where(user_merged),
             ),
         ),
@@ -870,7 +870,8 @@ def build_rejects(
                 not_products["legacy_product_id"],
                 not_products["outcome"],
                 not_products["reason_code"],
-                not_products["fault_column"],
+                # For a code the seed names no column for: a product is rejected for its name only (L1).
+                _fault_column(not_products["reason_code"], project, "product_name"),
                 None,
             ),
         ),
@@ -880,7 +881,8 @@ def build_rejects(
                 not_orders["legacy_order_id"],
                 not_orders["outcome"],
                 not_orders["reason_code"],
-                not_orders["fault_column"],
+                # For a code the seed names no column for: amount_ambiguous, here the unit price's (M4).
+                _fault_column(not_orders["reason_code"], project, "unit_price_str_redundant"),
                 not_orders["first_legacy_order_id"].astype("Int64").where(order_merged),
                 order_evidence,
             ),
@@ -1125,6 +1127,6 @@ def transform(
     )
     return Outputs(
         marts=build_marts(users, products, orders, project),
-        rejects=build_rejects(legacy, users, products, orders),
+        rejects=build_rejects(legacy, users, products, orders, project),
         warnings=build_warnings(legacy, users, products, orders, project.mappings),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +24,7 @@ import pyarrow.compute as pc
 from loader.transform.pandas_engine.pg_text import TextRules
 
 NULL_MARKERS = ("", "n/a", "na", "null", "none", "-")
-TIMESTAMP_DTYPE = "datetime64[us]"
+TIMESTAMP_DTYPE: Final = "datetime64[us]"
 
 _ISO = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?"
 _SLASH_CLOCK = (
@@ -144,7 +145,8 @@ def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
 
 
 def _series(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
-    return values.to_pandas().astype("str").set_axis(index)
+    converted: pd.Series = values.to_pandas()
+    return converted.astype("str").set_axis(index)
 
 
 def partition(values: pd.Series, separator: str, *, last: bool = False) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -217,9 +219,11 @@ def user_key(values: pd.Series, rules: TextRules) -> pd.Series:
 
 
 def _days_in_month(year: npt.NDArray[np.int64], month: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    lengths = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    lengths = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    return lengths[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+    # numpy types an array == a number as Any, hence the annotation.
+    days: npt.NDArray[np.int64] = lengths[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+    return days
 
 
 @dataclass(frozen=True)
@@ -241,7 +245,7 @@ class _Parts:
 
 
 def _integers(values: pd.Series) -> npt.NDArray[np.int64]:
-    return values.astype("int64").to_numpy()
+    return np.asarray(values.astype("int64"), dtype=np.int64)
 
 
 def _digits(values: npt.NDArray[np.int64], width: int) -> pd.Series:
@@ -316,14 +320,19 @@ def _captures(values: pa.Array | pa.ChunkedArray, pattern: str) -> tuple[npt.NDA
 
 def _number(text: pa.Array) -> npt.NDArray[np.int64]:
     """Digits as an integer, 0 for ''."""
-    return pc.cast(pc.if_else(pc.equal(text, ""), "0", text), pa.int64()).to_numpy(zero_copy_only=False)
+    number: npt.NDArray[np.int64] = pc.cast(pc.if_else(pc.equal(text, ""), "0", text), pa.int64()).to_numpy(
+        zero_copy_only=False
+    )
+    return number
 
 
 def _prefix_number(text: pa.Array, prefixes: dict[str, int], length: int) -> npt.NDArray[np.int64]:
     """The number a name's first letters stand for in `prefixes`, 0 for '' (the name took no part)."""
     found = pc.index_in(pc.utf8_slice_codeunits(text, 0, length), value_set=pa.array(list(prefixes)))
     numbers = np.array([0, *prefixes.values()], dtype=np.int64)
-    return numbers[pc.fill_null(found, -1).to_numpy(zero_copy_only=False) + 1]
+    # index_in gives int32 positions into the value set, null where the name is not there.
+    positions: npt.NDArray[np.int32] = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+    return numbers[positions + 1]
 
 
 def _read_new_forms(values: pd.Series, positions: npt.NDArray[np.intp], out: pd.Series) -> None:
@@ -592,7 +601,8 @@ def is_valid_email(normalized: pd.Series) -> npt.NDArray[np.bool_]:
     known = normalized.fillna("")
     return (
         _matches(normalized, _VALID_EMAIL)
-        & (known.str.encode("utf-8").str.len() <= 254).to_numpy(dtype=bool)
+        # pandas-stubs types .str.len() for text only, though it counts the bytes of bytes values too.
+        & (known.str.encode("utf-8").str.len() <= 254).to_numpy(dtype=bool)  # type: ignore[misc]
         & ~_contains(known, _EMAIL_DOMAIN_TOO_LONG)
         & ~_contains(known, _EMAIL_RESERVED_LABEL)
         & ~_contains(known, _EMAIL_SPECIAL_USE)
@@ -709,10 +719,12 @@ def normalize_phone(values: pd.Series) -> pd.Series:
     count = international.str.len().to_numpy(dtype=float, na_value=np.nan)
     known = _matches(international, "1" + north_american)
     for size in (1, 2, 3):  # a country code has one to three digits, and none is the start of another
-        code = international.str.slice(0, size) + ":"
+        code_prefix = international.str.slice(0, size) + ":"
         national = international.str.slice(size)
-        length = pc.is_in(_arrow(code + national.str.len().astype("Int64").astype("str")), value_set=lengths_known)
-        start = pc.is_in(_arrow(code + national.str.slice(0, 1)), value_set=starts_known)
+        length = pc.is_in(
+            _arrow(code_prefix + national.str.len().astype("Int64").astype("str")), value_set=lengths_known
+        )
+        start = pc.is_in(_arrow(code_prefix + national.str.slice(0, 1)), value_set=starts_known)
         known = known | pc.and_(length, start).to_numpy(zero_copy_only=False)
     rule_international = qualifies & (plus | starts_00) & (count >= 8) & (count <= 15) & known
     rule_north_american = qualifies & ~plus & ~starts_00 & _matches(digits, "1?" + north_american)

@@ -1,7 +1,8 @@
 """What the dbt project decides besides its SQL, read from dbt_project/ itself: variables, seeds, mart contracts.
 
-The pandas engine reads the same files dbt reads, never a copy: the mapping seeds people edit, the variables in
-dbt_project.yml, and the marts' enforced contracts (column names, types and constraints of each table).
+The pandas engine reads the same files dbt reads, never a copy: the mapping seeds people edit, the reason_codes
+seed, the variables in dbt_project.yml, and the marts' enforced contracts (column names, types and constraints of
+each table).
 """
 
 from __future__ import annotations
@@ -15,13 +16,19 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from loader.core.contract import DBT_PROJECT_DIR, MART_ORDER, MART_SCHEMA, QUARANTINE_SCHEMA, TRANSFORM_STAMP
+from loader.core.contract import (
+    DBT_PROJECT_DIR,
+    MART_ORDER,
+    MART_SCHEMA,
+    QUARANTINE_SCHEMA,
+    TRANSFORM_STAMP,
+    ReasonCode,
+    reason_codes,
+)
 from loader.core.contract import QUARANTINE_COLUMNS as QUARANTINE_TYPES
 from loader.core.errors import PipelineError
 from loader.transform.pandas_engine.io import OutputColumn, OutputTable
 
-# The models' own default when dbt_project.yml sets no `max_order_quantity` (int_orders_resolved).
-DEFAULT_MAX_ORDER_QUANTITY = 1000
 QUARANTINE_COLUMNS = tuple(OutputColumn(name, data_type) for name, data_type in QUARANTINE_TYPES)
 _VARCHAR = re.compile(r"varchar\((\d+)\)")
 
@@ -67,6 +74,8 @@ class Project:
     legacy_currency: str
     currency_names: tuple[tuple[str, str], ...]
     mappings: Mappings
+    # The reason_codes seed by code: the legacy column each code is about (rejects' column_name).
+    reason_codes: Mapping[str, ReasonCode]
     marts: Mapping[str, OutputTable]
     rejects: OutputTable
     warnings: OutputTable
@@ -152,22 +161,30 @@ def var_is_true(value: object) -> bool:
     return str(value).lower() in ("true", "1", "yes")
 
 
+def _required_var(variables: Mapping[str, Any], name: str) -> Any:
+    """A var the models read without a default (`var('max_order_quantity')`): dbt refuses to compile without it."""
+    if name not in variables:
+        raise PipelineError(f"dbt_project.yml sets no var {name!r}, which the models require")
+    return variables[name]
+
+
 def load_project(folder: Path = DBT_PROJECT_DIR, variables: Mapping[str, Any] | None = None) -> Project:
     """The project as dbt sees it; `variables` override dbt_project.yml's vars, as `dbt build --vars` does."""
     settings = yaml.safe_load((folder / "dbt_project.yml").read_text())
     variables = {**(settings.get("vars") or {}), **(variables or {})}
     seeds = folder / "seeds"
     return Project(
-        staging_schema=str(variables.get("legacy_staging_schema", "staging")),
-        max_order_quantity=int(variables.get("max_order_quantity", DEFAULT_MAX_ORDER_QUANTITY)),
+        staging_schema=str(_required_var(variables, "legacy_staging_schema")),
+        max_order_quantity=int(_required_var(variables, "max_order_quantity")),
         strict_dates=var_is_true(variables.get("strict_dates", False)),
-        legacy_currency=legacy_currency(variables.get("legacy_currency", "USD")),
+        legacy_currency=legacy_currency(_required_var(variables, "legacy_currency")),
         currency_names=_seed_rows(seeds, "currency_names"),
         mappings=Mappings(
             categories=_seed(seeds, "category_synonyms"),
             countries=_seed(seeds, "country_names"),
             statuses=_seed(seeds, "status_synonyms"),
         ),
+        reason_codes=reason_codes(seeds),
         marts=_marts(folder),
         rejects=OutputTable(QUARANTINE_SCHEMA, "rejects", QUARANTINE_COLUMNS),
         warnings=OutputTable(QUARANTINE_SCHEMA, "warnings", QUARANTINE_COLUMNS),

@@ -1,7 +1,7 @@
 {#
     n, for a mart column whose enforced contract is varchar(n): the width of the target column it feeds. The marts'
     contracts (models/marts/_marts__models.yml) are the one place the transform reads widths from; they mirror
-    loader/core/models.py, and tests/test_contracts.py checks the two agree. Rules L1 and L2 compare values with it.
+    loader/core/models.py, and tests/loader/core/test_contract.py checks the two agree. Rules L1 and L2 compare values with it.
 #}
 {% macro contract_width(model_name, column_name) -%}
     {%- if not execute -%}

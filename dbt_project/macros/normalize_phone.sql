@@ -6,7 +6,7 @@
     (+1), the legacy app's only market, when the area code starts with 2-9 (a 1 there is the trunk prefix,
     011 the international one), and +1 numbers need such an area code too. Anything else (a number cut by the
     legacy varchar(20), a trunk prefix written after the country code) is not guessed at.
-    tests/test_phone_oracle.py holds the rule against libphonenumber.
+    tests/loader/transform/test_phone_oracle.py holds the rule against libphonenumber.
 #}
 {% macro normalize_phone(value) -%}
     {#- Country calling codes by the lengths of their national numbers, as libphonenumber's metadata gives them

@@ -8,6 +8,9 @@ currencies as (
     select * from {{ currency_lookup() }} as seed
 ),
 
+-- `as materialized` (here and in the CTEs below): PostgreSQL would otherwise inline each CTE into every place that
+-- reads it, evaluating the expensive parse expressions several times per row and pushing predicates through them.
+-- Materializing evaluates them once per row (dbt build on 1M legacy orders: 162 s down to 37 s).
 cleaned as materialized (
     select
         source.id::bigint as legacy_order_id,

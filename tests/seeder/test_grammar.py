@@ -1,7 +1,7 @@
 """The wild profile: every grammar choice is written, the same seed gives the same world, and the answer key adds up.
 
 Whether each answer is what the rules give is tested once for every profile, by a second reading of the rules
-(tests/test_seeder_answer_key.py); here, what is particular to a world written through a grammar.
+(tests/seeder/test_answer_key.py); here, what is particular to a world written through a grammar.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loader.core.legacy_schema import LEGACY_SCHEMA
+from loader.core.legacy_schema import LEGACY_SCHEMA, column_contracts
 from loader.transform.pandas_engine import parse
 from loader.transform.pandas_engine.pg_text import default_rules
 from seeder import catalogue, grammar
@@ -210,15 +210,9 @@ def test_every_wild_pattern_is_written_at_a_small_size() -> None:
 # ---- the answer key adds up ------------------------------------------------------------------------------------
 
 
-def _width(table: str, column_index: int) -> int | None:
-    definition = LEGACY_SCHEMA[table][column_index][1]
-    width = re.match(r"varchar\((\d+)\)", definition)
-    return int(width[1]) if width else None
-
-
 def test_every_legacy_text_fits_its_column() -> None:
     for table in LEGACY_SCHEMA:
-        widths = [_width(table, i) for i in range(len(LEGACY_SCHEMA[table]))]
+        widths = [contract.width for contract in column_contracts(table).values()]
         for legacy, _ in _rows(table):
             for value, width in zip(legacy, widths, strict=True):
                 assert width is None or not isinstance(value, str) or len(value) <= width, (table, legacy)

@@ -13,8 +13,9 @@ Derived patterns are never drawn: they name what follows from other rows (an ord
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -40,7 +41,8 @@ class Pattern:
     recoverable: bool
     handling: str
     reason: str | None = None
-    rates: Mapping[str, float] = field(default_factory=dict)
+    # `dataclasses.field`, since the bare name is the attribute above inside the class body.
+    rates: Mapping[Profile, float] = dataclasses.field(default_factory=dict)
     default: bool = False
     derived: bool = False
     # Tried only on the values it fits (a thousands group on 1,000 and more), at its rate among those.
@@ -68,13 +70,15 @@ def _p(
     conditional: bool = False,
 ) -> Pattern:
     # The wild profile writes what the dirty one does, except in the columns its grammar takes over.
-    rates = {"legacy": legacy, "dirty": dirty, "wild": dirty if wild is None else wild}
+    rates: dict[Profile, float] = {"legacy": legacy, "dirty": dirty, "wild": dirty if wild is None else wild}
     return Pattern(
         id, table, column, target, example, recoverable, handling, reason, rates, default, derived, conditional
     )
 
 
-USR, PRD, ORD = "old_users", "old_products", "old_orders"
+USR: LegacyTable = "old_users"
+PRD: LegacyTable = "old_products"
+ORD: LegacyTable = "old_orders"
 _MIGRATED = "migrated with the true value"
 
 PATTERNS: tuple[Pattern, ...] = (

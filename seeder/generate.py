@@ -16,7 +16,7 @@ import numpy as np
 from seeder import orders as order_rows
 from seeder import products as product_rows
 from seeder import users as user_rows
-from seeder.catalogue import Profile
+from seeder.catalogue import LegacyTable, Profile
 from seeder.pools import build_pools
 
 Row = tuple[object, ...]
@@ -45,7 +45,7 @@ class Sizes:
 class Chunk:
     """Rows of one legacy table and the answer-key rows that describe them, in the same order."""
 
-    table: str
+    table: LegacyTable
     legacy_rows: list[Row]
     answer_rows: list[Row]
 
@@ -101,8 +101,8 @@ def generate(seed: int, sizes: Sizes, profile: Profile) -> Iterator[Chunk]:
 
     for chunk, start in enumerate(range(0, sizes.orders, CHUNK_ROWS)):
         count = min(CHUNK_ROWS, sizes.orders - start)
-        batch, forms, picks = order_rows.plan_orders(
+        order_batch, forms, picks = order_rows.plan_orders(
             _rng(seed, ORDERS_STREAM, chunk), start + 1, count, profile, users, products
         )
-        rendered = order_rows.render_orders(batch, forms, picks, users, products)
-        yield Chunk("old_orders", rendered.legacy_rows, rendered.answer_rows)
+        rendered_orders = order_rows.render_orders(order_batch, forms, picks, users, products)
+        yield Chunk("old_orders", rendered_orders.legacy_rows, rendered_orders.answer_rows)

@@ -73,7 +73,8 @@ def choose(picks: np.ndarray, salt: str, weights: Weights) -> list[str]:
 
 
 def index(picks: np.ndarray, salt: str, count: int) -> list[int]:
-    return (mix(picks, salt) % np.uint64(max(count, 1))).astype(np.int64).tolist()
+    indices: list[int] = (mix(picks, salt) % np.uint64(max(count, 1))).astype(np.int64).tolist()
+    return indices
 
 
 # ---- rule S1: the key a status, category or country is looked up by -----------------------------------------
@@ -392,7 +393,8 @@ def ambiguous_slash_fits(secs: np.ndarray) -> np.ndarray:
     """Dates whose month-first slash form T2 reads the other way round: day 12 or less, day and month differ."""
     _, month, day, *_ = civil(secs)
     day_array, month_array = np.array(day), np.array(month)
-    return (day_array <= 12) & (day_array != month_array)
+    fits: np.ndarray = (day_array <= 12) & (day_array != month_array)
+    return fits
 
 
 def _fit(text: str) -> str:
@@ -765,12 +767,6 @@ def country_spellings() -> dict[str, dict[str, str]]:
             forms["alias" if k == 0 else f"alias_{k}"] = alias
         out[country.alpha_2] = forms
     return out
-
-
-@cache
-def country_keys() -> dict[str, str]:
-    """Folded key -> alpha-2 code of every spelling above (none folds to two codes: a test checks)."""
-    return {mapping_key(s): code for code, forms in country_spellings().items() for s in forms.values()}
 
 
 def _country_case(text: str, case: str) -> str:

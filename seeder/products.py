@@ -38,7 +38,6 @@ from seeder.users import END, START, grammar_text
 
 TABLE: catalogue.LegacyTable = "old_products"
 FORM_COLUMNS = catalogue.columns(TABLE)
-CURRENCIES = ("USD", "EUR")
 # Forms whose text M1/M2 read back as the true amount; the others lose the price.
 READABLE_PRICES = (
     "price_plain",

@@ -197,8 +197,8 @@ def _registrations(
             written = wild(secs[idx], picks[idx], "registration")
             texts[idx], expected[idx], labels[idx] = written.texts, written.expected, written.labels
         elif pattern.id in REGISTRATION_DATE_FORMS:
-            written, read = write_dates(secs[idx], REGISTRATION_DATE_FORMS[pattern.id])
-            texts[idx], expected[idx] = written, read
+            dates, read = write_dates(secs[idx], REGISTRATION_DATE_FORMS[pattern.id])
+            texts[idx], expected[idx] = dates, read
         elif pattern.id == "reg_impossible":
             texts[idx] = impossible_dates(secs[idx], picks[idx])
         else:
@@ -296,6 +296,7 @@ def _address(address: Address, form: str, pick: int, wild: Country | None = None
     # have it; everyone else's city stands apart from `ST 12345`.
     military = address.kind == "address_military"
     place = [f"{city} {state} {postal}"] if military else [city, f"{state} {postal}"]
+    code: str | None
     written, country, code = LEGACY_COUNTRY, LEGACY_COUNTRY, LEGACY_COUNTRY_CODE
     match form:
         case "address_null":

@@ -1,4 +1,4 @@
-"""Style that nothing checks drifts: ruff on the Python, sqlfluff on the dbt models, macros and tests."""
+"""Style that nothing checks drifts: ruff and mypy on the Python, sqlfluff on the dbt models, macros and tests."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ def test_python_is_ruff_clean_and_formatted() -> None:
     for args in (("check", "."), ("format", "--check", ".")):
         result = _run(str(BIN / "ruff"), *args)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_python_is_mypy_strict_clean() -> None:
+    # The whole [tool.mypy] config of pyproject.toml (strict; loader, seeder, bench), as `make lint` runs it.
+    result = _run(str(BIN / "mypy"))
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dbt_sql_is_sqlfluff_clean() -> None:

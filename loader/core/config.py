@@ -137,10 +137,6 @@ class Settings:
     # and the reading of a symbol several currencies share (rule M2).
     legacy_currency: str = "USD"
 
-    @property
-    def uses_embedded(self) -> bool:
-        return "embedded" in (self.old.origin, self.new.origin)
-
 
 def _env_file_text(env_file: Path) -> str:
     try:

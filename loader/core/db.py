@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
@@ -87,7 +88,8 @@ def connect_for_copy(database: Database, **kwargs: Any) -> psycopg2.extensions.c
     """
     try:
         options = {**connection_options(database), "client_encoding": "UTF8", "application_name": APPLICATION_NAME}
-        return psycopg2.connect(database.libpq_url(), **{**options, **kwargs})
+        connection: psycopg2.extensions.connection = psycopg2.connect(database.libpq_url(), **{**options, **kwargs})
+        return connection
     except psycopg2.OperationalError as exc:
         raise ConfigError(explain_connection_error(database, exc)) from None
 
@@ -175,3 +177,8 @@ def check_distinct_databases(settings: Settings) -> None:
             f"{settings.new.describe()} are one database spelled two ways): point NEW_DATABASE_URL (or NEW_DB_*) "
             "at a different database"
         )
+
+
+def row_values(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A result row's values as a plain tuple: mypy reads an untyped SQLAlchemy row's fields as `object`."""
+    return tuple(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -171,8 +171,10 @@ class OrderItem(Base):
 # How a run ends: `published` (migrate or publish committed), `planned` (a dry run: gates checked, nothing
 # published), `staged` / `transformed` (a stage or transform command on its own), `failed` (an error, a failed
 # gate, or a run found abandoned — killed — by the next one). `running` while it runs.
-RUN_STATUSES = ("running", "published", "planned", "staged", "transformed", "failed")
-RUN_COMMANDS = ("migrate", "stage", "transform", "publish")
+RunStatus = Literal["running", "published", "planned", "staged", "transformed", "failed"]
+RunCommand = Literal["migrate", "stage", "transform", "publish"]
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+RUN_COMMANDS: tuple[RunCommand, ...] = get_args(RunCommand)
 
 
 def _one_of(column_name: str, values: tuple[str, ...]) -> str:

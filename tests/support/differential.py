@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from loader.publish.publish import MART_SCHEMA, QUARANTINE_SCHEMA
+from loader.core.contract import MART_SCHEMA, QUARANTINE_SCHEMA
 
 TABLES = (
     (MART_SCHEMA, "users"),

@@ -40,7 +40,7 @@ def test_the_seed_as_committed_has_no_collision_and_no_excluded_spelling(script:
 
 def test_the_scripts_fold_is_the_pandas_engines(script: ModuleType) -> None:
     """The script checks collisions with its own copy of rule S1: it must fold every spelling as the engines do
-    (tests/test_pandas_engine_parse.py holds the pandas engine to the mapping_key macro)."""
+    (tests/loader/transform/pandas_engine/test_parse.py holds the pandas engine to the mapping_key macro)."""
     spellings = [spelling for spelling, _ in script.read_seed()]
     expected = parse.mapping_key(pd.Series(spellings, dtype="str"), rules_for("c", "C.UTF-8"))
     assert [script.mapping_key(spelling) for spelling in spellings] == list(expected)

@@ -16,8 +16,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy import create_engine
 
-from loader.core.contract import DBT_PROJECT_DIR
-from loader.publish.publish import QUARANTINE_SCHEMA, classified_counts, conservation_gates
+from loader.core.contract import DBT_PROJECT_DIR, QUARANTINE_SCHEMA
+from loader.publish.gates import classified_counts, conservation_gates
 from tests.support.databases import Databases, run_module
 from tests.support.hard_rows import both_engines, create_legacy, query_rows, staged
 
@@ -94,7 +94,7 @@ def hard_rows(databases: Databases) -> Databases:
 
 def _quarantine(conn: psycopg.Connection[Any], table: str, legacy_table: str) -> set[tuple[Any, ...]]:
     """The entries of a quarantine table for one legacy table, but the bare amounts' currency warnings (rule M2),
-    which every bare price here gets and tests/test_currency.py checks."""
+    which every bare price here gets and tests/loader/transform/test_currency.py checks."""
     query = sql.SQL(
         "select legacy_id, reason_code, column_name, raw_value from {} "
         "where legacy_table = %s and reason_code not in ('currency_assumed', 'currency_from_product')"

@@ -42,7 +42,7 @@ def dated(databases: Databases) -> Databases:
 
 
 def _order_entries(databases: Databases, table: str) -> list[tuple[Any, ...]]:
-    """The orders' entries, but the bare unit prices' currency warnings (rule M2, tests/test_currency.py)."""
+    """The orders' entries, but the bare unit prices' currency warnings (rule M2, see test_currency.py)."""
     with databases.new() as conn:
         return query_rows(
             conn,

@@ -52,6 +52,11 @@ transform: $(STAMP) ## dbt build: parse, clean, normalize, test
 publish: $(STAMP) ## upsert the dbt marts into the target tables
 	$(PY) -m loader publish $(MIGRATE_ARGS)
 
+# The data dictionary: dbt's docs site of the project, its catalog read from the target database (migrate first).
+.PHONY: docs
+docs: $(STAMP) ## dbt docs generate: the data dictionary site in reports/docs/ (open index.html)
+	$(PY) -m loader docs
+
 # SIZES=10000,100000 (legacy orders per size) replaces the bench's default sizes 10000,100000,1000000.
 .PHONY: bench
 bench: $(STAMP) ## time each stage against PostgreSQL's bare COPY and INSERT…SELECT; reports/bench/
@@ -60,9 +65,11 @@ bench: $(STAMP) ## time each stage against PostgreSQL's bare COPY and INSERT…S
 test: $(STAMP) ## the test suite, on its own embedded PostgreSQL
 	$(PY) -m pytest
 
-lint: $(STAMP) ## ruff (lint and format check) and sqlfluff on the dbt project
+lint: $(STAMP) ## ruff, sqlfluff on the dbt project, mypy --strict and the import layers (.importlinter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models macros tests
 
 format: $(STAMP) ## apply ruff's and sqlfluff's fixes

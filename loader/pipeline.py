@@ -4,7 +4,6 @@ under the run lock, recorded in migration_runs, and ending with a report, whatev
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,24 +15,19 @@ from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from loader.core.config import Settings
-from loader.core.contract import MART_ORDER, PROJECT_ROOT, STAGING_SCHEMA
+from loader.core.contract import LEGACY_TABLE_MARTS, MART_ORDER, MART_SCHEMA, PROJECT_ROOT, STAGING_SCHEMA
 from loader.core.db import check_distinct_databases, connect, engine
 from loader.core.errors import ConfigError, PipelineError, first_line
 from loader.core.legacy_schema import LEGACY_SCHEMA
-from loader.publish.publish import (
-    LEGACY_TABLE_MARTS,
-    MART_SCHEMA,
-    ChangeLimit,
-    DeletePolicy,
-    GateFailed,
-    RejectBudget,
-    publish,
-    rejected_counts,
-    relation,
-)
-from loader.runs.lock import Command, RunLock, close_abandoned_runs, finish_run, run_lock, start_run
+from loader.core.models import RunCommand, RunStatus
+from loader.publish.gates import ChangeLimit, GateFailed, RejectBudget, rejected_counts
+from loader.publish.publish import publish
+from loader.publish.relations import relation
+from loader.publish.write import DeletePolicy
+from loader.runs.lock import RunLock, close_abandoned_runs, finish_run, run_lock, start_run
 from loader.runs.report import RunReport, StageTiming, default_report_dir, peak_rss_mib, reason_counts, write_report
 from loader.stage.copy import LegacyShape, check_legacy_schema, require_legacy_rows, stage
+from loader.transform.dbt import generate_docs as dbt_docs
 from loader.transform.dbt import require_dbt_compatible, transform
 
 if TYPE_CHECKING:
@@ -61,14 +55,20 @@ class RunOptions:
     strict_dates: bool = False
 
 
+def dbt_vars(settings: Settings, strict_dates: bool = False) -> dict[str, Any]:
+    """The transform's options as dbt vars: only those asked for (dbt_project.yml holds the defaults)."""
+    variables: dict[str, Any] = {"strict_dates": True} if strict_dates else {}
+    if settings.legacy_currency != "USD":
+        variables["legacy_currency"] = settings.legacy_currency
+    return variables
+
+
 def run_transform(settings: Settings, engine_name: TransformEngine, strict_dates: bool = False) -> dict[str, int]:
     """dbt build, or the pandas engine: the same staging in, the same mart and quarantine tables out.
 
     Both read their options as dbt vars (dbt_project.yml holds the defaults); only those asked for are passed.
     """
-    variables: dict[str, Any] = {"strict_dates": True} if strict_dates else {}
-    if settings.legacy_currency != "USD":
-        variables["legacy_currency"] = settings.legacy_currency
+    variables = dbt_vars(settings, strict_dates)
     if engine_name == "pandas":
         from loader.transform.pandas_engine import run
 
@@ -76,20 +76,24 @@ def run_transform(settings: Settings, engine_name: TransformEngine, strict_dates
     return transform(settings, variables or None)
 
 
-def _timed(
-    report: RunReport,
-    name: str,
-    rows_meaning: str,
-    step: Callable[[], T],
-    rows: Callable[[T], int],
-    *,
-    in_children: bool = False,
-) -> T:
+def generate_docs(settings: Settings, folder: Path) -> Path:
+    """dbt's documentation site of the project, its catalog read from the target database, into `folder`; return
+    its index.html. No run lock: it writes nothing to the database."""
+    # Fail on an unreachable target with the one clear line connect() gives, before dbt tries.
+    with connect(settings.new):
+        pass
+    return dbt_docs(settings, folder, dbt_vars(settings) or None)
+
+
+def _timed(report: RunReport, name: str, rows_meaning: str, step: Callable[[], T], rows: Callable[[T], int]) -> T:
+    logger.info("%s: started", name)
     started = time.perf_counter()
     result = step()
     seconds = time.perf_counter() - started
-    memory = peak_rss_mib(children=in_children)
+    # Every step runs in this process, dbt's too: the process's high-water mark so far.
+    memory = peak_rss_mib()
     report.stages[name] = StageTiming(seconds, rows(result), rows_meaning, memory)
+    logger.info("%s: %s %s in %.1f s", name, rows(result), rows_meaning, seconds)
     return result
 
 
@@ -195,7 +199,7 @@ def legacy_shape(settings: Settings) -> LegacyShape:
 
 def staged_counts(target: Engine) -> dict[str, int]:
     """Rows per staged legacy table, for a publish or transform run on its own."""
-    counts = {}
+    counts: dict[str, int] = {}
     with target.connect() as conn:
         for legacy_table in LEGACY_SCHEMA:
             staged = relation(STAGING_SCHEMA, legacy_table, "id")
@@ -259,7 +263,9 @@ def _publish_step(report: RunReport, target: Engine, options: RunOptions, lock: 
 
 
 @contextmanager
-def recorded_run(settings: Settings, command_name: Command, options: RunOptions) -> Iterator[tuple[RunReport, RunLock]]:
+def recorded_run(
+    settings: Settings, command_name: RunCommand, options: RunOptions
+) -> Iterator[tuple[RunReport, RunLock]]:
     """The frame of every command: the run lock, a run row, and a report at the end, however it ends.
 
     The run row is opened once the target schema exists and closed as failed on any exception; runs that a
@@ -309,10 +315,10 @@ def _write_report_quietly(report: RunReport, folder: Path) -> None:
     except OSError as exc:
         # The run's outcome is already decided and recorded in the database; a report folder that cannot be
         # written must not turn a published run into an error, nor hide the error of a failed one.
-        print(f"warning: could not write the report to {folder}: {exc}", file=sys.stderr)
+        logger.warning("could not write the report to %s: %s", folder, exc)
 
 
-def _open_run(report: RunReport, target: Engine, command_name: Command) -> None:
+def _open_run(report: RunReport, target: Engine, command_name: RunCommand) -> None:
     report.abandoned_runs = close_abandoned_runs(target)
     report.run_id = start_run(target, command_name)
 
@@ -377,14 +383,12 @@ def _timed_stage(report: RunReport, settings: Settings, lock: RunLock) -> dict[s
 
 
 def _timed_transform(report: RunReport, settings: Settings, options: RunOptions) -> dict[str, int]:
-    # dbt runs in a child process, whose memory counts; the pandas engine runs in this one.
     return _timed(
         report,
         "transform",
         "legacy rows read",
         lambda: run_transform(settings, options.engine, options.strict_dates),
         lambda _: _total(report.rows_read),
-        in_children=options.engine == "dbt",
     )
 
 
@@ -402,7 +406,7 @@ def transform_only(settings: Settings, options: RunOptions | None = None) -> dic
     return passed
 
 
-def _close(report: RunReport, target: Engine, status: str) -> None:
+def _close(report: RunReport, target: Engine, status: RunStatus) -> None:
     report.status = status
     with target.begin() as conn:
         finish_run(conn, report.run_id or 0, status, report.as_json())

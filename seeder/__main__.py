@@ -1,15 +1,19 @@
-"""python -m seeder: fill old_bad_db with generated legacy data and its answer key; `score` grades a migration."""
+"""python -m seeder: fill old_bad_db with generated legacy data and its answer key; `score` grades a migration.
+
+One small handler per command over the seeder's functions; the only place that prints."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from loader.core.cli import run_cli
 from loader.core.config import load_settings
 from loader.core.contract import PROJECT_ROOT
+from loader.core.log import add_verbosity_options, configure_logging, verbosity_of
 from seeder.catalogue import DEFAULT_PROFILE, PROFILES
 from seeder.generate import Sizes
 
@@ -53,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write generated data into the configured (non-embedded) legacy database, which must be named NAME: "
         "for a scratch database of your own, never a real legacy database",
     )
+    add_verbosity_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     score = commands.add_parser(
         "score",
@@ -63,8 +68,65 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--reports", type=Path, default=PROJECT_ROOT / "reports", help="folder for score.json and score.md"
     )
-    commands.add_parser("catalogue", help="print the dirt catalogue as markdown (docs/dirt-catalogue.md)")
+    add_verbosity_options(score)
+    score.set_defaults(handler=_score)
+    catalogue = commands.add_parser("catalogue", help="print the dirt catalogue as markdown (docs/dirt-catalogue.md)")
+    catalogue.set_defaults(handler=_catalogue)
     return parser
+
+
+def _catalogue(args: argparse.Namespace) -> int:
+    from seeder.catalogue import markdown
+
+    sys.stdout.write(markdown())
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from seeder.score import score
+
+    return score(load_settings(), args.reports)
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from seeder.seed import LegacyDataExists, NotADemoDatabase, seed
+
+    settings = load_settings()
+    old = settings.old
+    if args.if_empty and settings.new.origin != "embedded":
+        # What `make migrate` runs first: demo data is never migrated into a configured target.
+        print(f"the target database is configured ({settings.new.describe()}): the demo is not seeded")
+        return 0
+    if old.origin != "embedded" and args.configured_database != old.name:
+        named = f" (--configured-database names {args.configured_database})" if args.configured_database else ""
+        raise NotADemoDatabase(
+            f"the legacy database {old.describe()} is configured in .env or the environment{named}: the seeder "
+            "writes generated data only into the embedded server's demo database; to fill a scratch database "
+            f"of your own anyway, name it: python -m seeder --configured-database {old.name}"
+        )
+    started = time.perf_counter()
+    try:
+        result = seed(
+            old,
+            seed_value=args.seed,
+            sizes=Sizes(orders=args.size),
+            replace=args.replace,
+            profile=args.profile,
+            schema=settings.legacy_schema,
+        )
+    except LegacyDataExists:
+        if args.if_empty:
+            return 0
+        raise
+    elapsed = time.perf_counter() - started
+    total = sum(result.rows.values())
+    counts = ", ".join(f"{table} {n}" for table, n in result.rows.items())
+    print(
+        f"seeded {old.describe()} (profile {args.profile}, seed {args.seed}): {counts}; "
+        f"answer key: {result.answer_rows} rows in schema answer_key"
+    )
+    print(f"seeder: {total:,} legacy rows in {elapsed:.1f} s ({total / elapsed:,.0f} rows/s)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,58 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.size < 1:
         parser.error("--size must be at least 1")
-
-    def run() -> int:
-        if args.command == "catalogue":
-            from seeder.catalogue import markdown
-
-            sys.stdout.write(markdown())
-            return 0
-        settings = load_settings()
-        if args.command == "score":
-            from seeder.score import score
-
-            return score(settings, args.reports)
-        from seeder.seed import LegacyDataExists, NotADemoDatabase, seed
-
-        old = settings.old
-        if args.if_empty and settings.new.origin != "embedded":
-            # What `make migrate` runs first: demo data is never migrated into a configured target.
-            print(f"the target database is configured ({settings.new.describe()}): the demo is not seeded")
-            return 0
-        if old.origin != "embedded" and args.configured_database != old.name:
-            named = f" (--configured-database names {args.configured_database})" if args.configured_database else ""
-            raise NotADemoDatabase(
-                f"the legacy database {old.describe()} is configured in .env or the environment{named}: the seeder "
-                "writes generated data only into the embedded server's demo database; to fill a scratch database "
-                f"of your own anyway, name it: python -m seeder --configured-database {old.name}"
-            )
-        sizes = Sizes(orders=args.size)
-        started = time.perf_counter()
-        try:
-            result = seed(
-                old,
-                seed_value=args.seed,
-                sizes=sizes,
-                replace=args.replace,
-                profile=args.profile,
-                schema=settings.legacy_schema,
-            )
-        except LegacyDataExists:
-            if args.if_empty:
-                return 0
-            raise
-        elapsed = time.perf_counter() - started
-        total = sum(result.rows.values())
-        counts = ", ".join(f"{table} {n}" for table, n in result.rows.items())
-        print(
-            f"seeded {settings.old.describe()} (profile {args.profile}, seed {args.seed}): {counts}; "
-            f"answer key: {result.answer_rows} rows in schema answer_key"
-        )
-        print(f"seeder: {total:,} legacy rows in {elapsed:.1f} s ({total / elapsed:,.0f} rows/s)")
-        return 0
-
-    return run_cli(run)
+    configure_logging(verbosity_of(args))
+    # No subcommand seeds: `python -m seeder` is `make seed`.
+    handler: Callable[[argparse.Namespace], int] = getattr(args, "handler", _seed)
+    return run_cli(lambda: handler(args))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
-from tqdm import tqdm
 
 from loader.core.config import Database
+from loader.core.contract import LegacyTableName
 from loader.core.db import connect
 from loader.core.errors import PipelineError
 from loader.core.legacy_schema import (
@@ -19,6 +19,7 @@ from loader.core.legacy_schema import (
     qualified_name,
     required_columns,
 )
+from loader.core.log import progress_bar
 from seeder import answer_key
 from seeder.catalogue import DEFAULT_PROFILE, Profile
 from seeder.generate import Row, Sizes, generate
@@ -34,7 +35,7 @@ class NotADemoDatabase(PipelineError):
 
 @dataclass(frozen=True)
 class SeedResult:
-    rows: dict[str, int]
+    rows: Mapping[LegacyTableName, int]
     answer_rows: int = 0
     double_submits_settled: int = 0
 
@@ -101,7 +102,7 @@ def seed(
         answers = 0
         with (
             conn.cursor() as cur,
-            tqdm(total=sizes.total, desc="seed", unit=" rows", unit_scale=True, leave=False, disable=None) as bar,
+            progress_bar(total=sizes.total, desc="seed", unit=" rows", unit_scale=True) as bar,
         ):
             cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
             for table in LEGACY_SCHEMA:
@@ -109,6 +110,7 @@ def seed(
                 cur.execute(create_table_sql(table, schema))
             answer_key.create(conn)
             for chunk in generate(seed_value, sizes, profile):
+                bar.set_description(f"seed {chunk.table}", refresh=False)
                 written[chunk.table] += _copy_rows(
                     cur, sql.Identifier(schema, chunk.table), required_columns(chunk.table), chunk.legacy_rows
                 )

@@ -1,10 +1,15 @@
-"""One way for every command (loader, seeder) to fail: one line on stderr naming the problem, and exit code 2."""
+"""One way for every command (loader, seeder) to fail: one line on stderr naming the problem, and exit code 2.
+
+The line is printed, not logged: it is the command's answer, shown at every verbosity and in no log format.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable
 
 import psycopg
@@ -17,6 +22,7 @@ EXIT_FAILURE = 2
 DEBUG_VARIABLE = "LEGACY_MIGRATE_DEBUG"
 # `scheme://user:password@` in a message (a URL some library quoted back): the password is never printed.
 _URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^\s:/@]*:)\S*@")
+logger = logging.getLogger(__name__)
 
 
 def run_cli(body: Callable[[], int]) -> int:
@@ -42,6 +48,10 @@ def run_cli(body: Callable[[], int]) -> int:
     if os.environ.get(DEBUG_VARIABLE):
         # Outside the except blocks a bare `raise` has nothing to re-raise: raise the failure itself.
         raise failure
+    if logger.isEnabledFor(logging.DEBUG):
+        # Only with -v: where the failure came from, before the one line that says what it was.
+        where = "".join(traceback.format_exception(failure)).rstrip()
+        logger.debug("%s", _URL_PASSWORD.sub(r"\1***@", where))
     shown = _URL_PASSWORD.sub(r"\1***@", message)
     print(f"error: {shown}", file=sys.stderr)
     return EXIT_FAILURE

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, func, insert, update
@@ -26,12 +25,11 @@ from loader.core.config import Database
 from loader.core.contract import LOCK_CLASS, RUN_LOCK
 from loader.core.db import connect
 from loader.core.errors import PipelineError, first_line
-from loader.core.models import MigrationRun, table_of
+from loader.core.models import MigrationRun, RunCommand, RunStatus, table_of
 
 runs = table_of(MigrationRun)
 logger = logging.getLogger(__name__)
 
-Command = Literal["migrate", "stage", "transform", "publish"]
 ABANDONED = "abandoned: the run ended without closing its record (killed, or its connection was lost)"
 
 
@@ -140,7 +138,7 @@ def _keep_session_alive(conn: psycopg.Connection[Any]) -> None:
 
 
 @contextmanager
-def run_lock(database: Database, command: Command, *, wait: bool) -> Iterator[RunLock]:
+def run_lock(database: Database, command: RunCommand, *, wait: bool) -> Iterator[RunLock]:
     """Hold the run lock on the target database for the block; without `wait`, fail at once if it is taken.
 
     The block gets the RunLock, whose `ensure_held()` the pipeline calls between steps and before committing.
@@ -158,7 +156,8 @@ def run_lock(database: Database, command: Command, *, wait: bool) -> Iterator[Ru
                     f"another run is using the target database {database.describe()}: {who}; wait for it to "
                     "finish, or run again with --wait (make … WAIT=1) to queue behind it"
                 )
-            print(f"waiting for {who} to finish its run on {database.describe()} …", file=sys.stderr, flush=True)
+            # A warning, so it shows at the default verbosity: the person must know why nothing moves.
+            logger.warning("waiting for %s to finish its run on %s …", who, database.describe())
             conn.execute("select pg_advisory_lock(%s, %s)", (LOCK_CLASS, RUN_LOCK))
         lock = RunLock(conn, database, application_name)
         try:
@@ -183,10 +182,10 @@ def close_abandoned_runs(engine: Engine) -> list[int]:
             )
             .returning(runs.c.run_id)
         )
-        return sorted(int(run_id) for (run_id,) in rows)
+        return sorted(int(row[0]) for row in rows)
 
 
-def start_run(engine: Engine, command: Command = "migrate") -> int:
+def start_run(engine: Engine, command: RunCommand = "migrate") -> int:
     """Record a new run as running, in its own committed transaction, and return its id."""
     with engine.begin() as conn:
         return int(
@@ -194,7 +193,7 @@ def start_run(engine: Engine, command: Command = "migrate") -> int:
         )
 
 
-def finish_run(conn: Connection, run_id: int, status: str, summary: dict[str, Any]) -> None:
+def finish_run(conn: Connection, run_id: int, status: RunStatus, summary: dict[str, Any]) -> None:
     """Close a run within the caller's transaction, so a published run and its data commit together."""
     conn.execute(
         update(runs)

@@ -13,20 +13,16 @@ import resource
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.sql.expression import TableClause
 
-from loader.core.contract import PROJECT_ROOT
-from loader.publish.publish import (
-    EXAMPLES,
-    LEGACY_TABLE_MARTS,
-    QUARANTINE_TABLES,
-    GateResult,
-    PublishResult,
-    quarantine,
-)
+from loader.core.contract import LEGACY_TABLE_MARTS, PROJECT_ROOT, QUARANTINE_TABLES
+from loader.core.models import RunStatus
+from loader.publish.gates import EXAMPLES, GateResult
+from loader.publish.publish import PublishResult
+from loader.publish.relations import quarantine
 
 REPORT_NAME = "migration_report"
 REPORT_DIR_VARIABLE = "LEGACY_MIGRATE_REPORT_DIR"
@@ -63,7 +59,7 @@ class StageTiming:
     seconds: float
     rows: int
     rows_meaning: str
-    # The process's resident-memory high-water mark when the stage ended (dbt's, a child process, for transform).
+    # The process's resident-memory high-water mark when the stage ended (dbt runs in this process too).
     peak_rss_mib: float
 
     @property
@@ -80,8 +76,8 @@ class StageTiming:
         }
 
 
-def peak_rss_mib(children: bool = False) -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+def peak_rss_mib() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_maxrss / 1024  # kilobytes on Linux
 
 
@@ -115,7 +111,9 @@ def reason_counts(conn: Connection) -> list[ReasonCount]:
             .join_from(numbered, examples, examples.c.number == numbered.c.number)
             .order_by(numbered.c.legacy_table, numbered.c.outcome, numbered.c.rows.desc(), numbered.c.reason_code)
         )
-        for legacy_table, outcome, reason_code, n, ids in rows:
+        for row in rows:
+            # The subqueries' columns are untyped (object): the row as the plain tuple it is.
+            legacy_table, outcome, reason_code, n, ids = cast("tuple[Any, ...]", row)
             found.append(
                 ReasonCount(str(legacy_table), str(outcome), str(reason_code), int(n), tuple(sorted(ids or ())))
             )
@@ -130,7 +128,7 @@ class RunReport:
     delete_policy: str = "delete"
     max_reject_share: dict[str, float] = field(default_factory=dict)
     run_id: int | None = None
-    status: str = "running"
+    status: RunStatus = "running"
     error: str | None = None
     max_change_share: float | None = None
     allow_mass_change: bool = False

@@ -33,11 +33,13 @@ from loader.core.legacy_schema import (
     DEFAULT_LEGACY_SCHEMA,
     LEGACY_SCHEMA,
     ColumnContract,
+    catalogue_family,
     column_contracts,
     qualified_name,
     quote_identifier,
     required_columns,
 )
+from loader.core.log import progress_bar
 
 LOADING_SUFFIX = "__loading"
 # One row: when the legacy snapshot was taken, on the legacy server's clock and in its time zone (the legacy
@@ -82,9 +84,6 @@ class LegacyShape:
 
     columns: dict[str, list[LegacyColumn]]
     notes: tuple[str, ...]
-
-
-INTEGER_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
 
 
 def legacy_columns(conn: _Connection, table: str, schema: str = DEFAULT_LEGACY_SCHEMA) -> list[LegacyColumn]:
@@ -145,46 +144,49 @@ def _similar_tables(conn: _Connection, schema: str, table: str) -> list[str]:
         cursor.close()
 
 
-def _staged_column(table: str, found: LegacyColumn, contract: ColumnContract | None) -> tuple[LegacyColumn, str]:
+def staged_column(table: str, found: LegacyColumn, contract: ColumnContract | None) -> tuple[LegacyColumn, str]:
     """The column as staging keeps it, and a note when it differs from the contract ('' when it does not).
 
     Contract columns keep their legacy type when it is of the contract's family, whatever its width, so a wider
     value reaches the transform whole (and is rejected there if it does not fit its target column, never cut).
-    Every other column, contract text of another type included, is staged as its text form: the ledger keeps
-    extra columns as they were, and no type the target cannot recreate can fail the stage.
+    A contract column of another family is refused, but for contract text: every type has a text form, which is
+    what the transform parses. Every other column is staged as its text form too: the ledger keeps extra columns
+    as they were, and no type the target cannot recreate can fail the stage.
     """
     where = f"{table}.{found.name}"
     if contract is None:
         return replace(found, type_sql="text"), ""
-    if contract.family == "integer":
-        if found.type_name not in INTEGER_TYPES:
-            raise LegacySchemaError(
-                f"legacy column {where} is {found.type_sql}, but the pipeline reads it as {contract.describe()}: "
-                "migrate from a copy of the legacy database in which it is one, or point OLD_DATABASE_URL at the "
-                "right database"
+    family = catalogue_family(found.type_name, found.category)
+    if contract.family == "text":
+        if family != "text":
+            return (
+                replace(found, type_sql="text", category="S", width=None),
+                f"{where} is {found.type_sql}, the contract says {contract.describe()}: staged as its text form",
             )
+        wider = contract.width is not None and (found.width is None or found.width > contract.width)
         note = ""
-        if found.type_name != "int4":
-            note = f"{where} is {INTEGER_TYPES[found.type_name]}, the contract says int: staged as {found.type_sql}"
+        if wider:
+            note = (
+                f"{where} is {found.type_sql}, wider than the contract's {contract.describe()}: carried whole; a "
+                "value too long for its target column is rejected with a reason, never cut"
+            )
         return found, note
-    if found.category != "S":
-        return (
-            replace(found, type_sql="text", category="S", width=None),
-            f"{where} is {found.type_sql}, the contract says {contract.describe()}: staged as its text form",
+    if family != contract.family:
+        raise LegacySchemaError(
+            f"legacy column {where} is {found.type_sql}, but the pipeline reads it as {contract.describe()}: "
+            "migrate from a copy of the legacy database in which it is one, or point OLD_DATABASE_URL at the "
+            "right database"
         )
-    wider = contract.width is not None and (found.width is None or found.width > contract.width)
     note = ""
-    if wider:
-        note = (
-            f"{where} is {found.type_sql}, wider than the contract's {contract.describe()}: carried whole; a value "
-            "too long for its target column is rejected with a reason, never cut"
-        )
+    if found.type_sql != contract.documented:
+        note = f"{where} is {found.type_sql}, the contract says {contract.documented}: staged as {found.type_sql}"
     return found, note
 
 
 def check_legacy_schema(conn: _Connection, where: str, schema: str = DEFAULT_LEGACY_SCHEMA) -> LegacyShape:
-    """Every legacy table with every contract column of the contract's type family, or one error naming what
-    is wrong; extra columns pass (staged as text), and every difference from the contract becomes a note."""
+    """Every legacy table with every contract column of the contract's type family (legacy_schema's tables), or
+    one error naming what is wrong; extra columns pass (staged as text), and every difference from the contract
+    becomes a note."""
     found: dict[str, list[LegacyColumn]] = {}
     notes: list[str] = []
     for table in LEGACY_SCHEMA:
@@ -214,7 +216,7 @@ def check_legacy_schema(conn: _Connection, where: str, schema: str = DEFAULT_LEG
         contracts = column_contracts(table)
         staged = []
         for column in columns:
-            kept, note = _staged_column(table, column, contracts.get(column.name))
+            kept, note = staged_column(table, column, contracts.get(column.name))
             staged.append(kept)
             if note:
                 notes.append(note)
@@ -298,13 +300,11 @@ def _copy_table(
     sender = threading.Thread(target=send, name=f"copy {table} out", daemon=True)
     with (
         os.fdopen(read_fd, "rb", buffering=PIPE_BLOCK) as pipe_out,
-        tqdm(
+        progress_bar(
             total=_estimated_rows(source, table, schema),
             desc=f"stage {table}",
             unit=" rows",
             position=position,
-            leave=False,
-            disable=None,
         ) as progress,
     ):
         reader = _CountingReader(pipe_out, progress)

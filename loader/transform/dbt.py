@@ -1,74 +1,88 @@
-"""Transform: `dbt build` in dbt_project/, against the resolved target database, in a child process that dies
-with this one.
+"""Transform: `dbt build` in dbt_project/, against the resolved target database, in this process through dbt's
+Python API (`dbtRunner`); and `dbt docs generate`, the data dictionary.
 
-Why a child process and not dbt's in-process `dbtRunner`, which the style guide prefers: dbt configures logging
-and keeps global state (flags, adapter factory, event manager) for the life of the process, and it holds every
-model's result set and manifest in memory; in a child, none of that touches the loader, its memory is reported
-for the transform alone (the run report's peak memory counts children for it, so this process's high-water mark
-stays the loader's own), and when dbt is killed (the OOM killer picks the biggest process) the loader lives on to
-say so, record the run as failed and release the lock. What the subprocess used to get wrong is fixed here: dbt
-dies with the process that started it (`PR_SET_PDEATHSIG`), and its failure is read from dbt's own result
-objects, run_results.json, rather than from its console.
+What happened is read from dbt's result objects (a RunExecutionResult per node, or the exception that stopped
+dbt before any node), never from its console. dbt keeps global state for the life of the process: its flags, its
+adapter factory, its event manager and the loggers it attaches to it, and the environment it reads the profile
+from. All of it is handled here, and only here: one invocation at a time (dbtRunner is not safe to call twice at
+once), the profile's variables set in the environment for the invocation's length only, dbt's console turned off
+(its events reach the loader's log through a callback instead: `-v` shows them) and its event manager emptied
+afterwards. dbt writes its own full log to dbt_project/logs/dbt.log (DBT_LOG_PATH), and its artefacts, the
+partial-parse file among them, to dbt_project/target (DBT_TARGET_PATH), as the dbt command line does.
+
+In-process, dbt lives and dies with the loader: if the loader is killed, the kernel closes every connection dbt
+had, and each server session ends with it (PGOPTIONS below makes a session that is busy or waiting on a lock
+notice within seconds); nothing dbt had not committed is swapped in. Ctrl-C reaches dbt as a KeyboardInterrupt,
+on which dbt cancels its running queries before it returns; the loader then raises it again.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
+import logging
 import os
-import re
-import signal
-import subprocess
-import sys
+import threading
+import warnings
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from loader.core.config import Settings
 from loader.core.contract import DBT_PROJECT_DIR
 from loader.core.errors import PipelineError
+from loader.core.log import progress_bar
 
-# <linux/prctl.h>: send this signal to the calling process when its parent dies.
-PR_SET_PDEATHSIG = 1
-# After an interrupt, how long dbt has to cancel its queries on the server before it is killed.
-STOP_GRACE_SECONDS = 10
-FAILED_STATUSES = ("error", "fail", "runtime error")
-# The time dbt writes before each line it prints.
-_CONSOLE_TIME = re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?\s+")
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
+    from dbt_common.events.base_types import EventMsg
+
+logger = logging.getLogger(__name__)
+# dbt's own output (what its console would print), forwarded from its events: shown with -v.
+dbt_output = logging.getLogger("dbt")
+
+FAILED_STATUSES: Final = ("error", "fail", "runtime error")
+DbtCommand = Literal["dbt build", "dbt docs generate"]
+# dbtRunner is not reentrant, and dbt's state is the process's: one invocation at a time.
+_INVOCATION = threading.Lock()
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """The process environment plus what profiles.yml reads; dbt never phones home.
+    """What dbt reads from the environment while it runs: the NEW_DB_* variables profiles.yml reads, and no
+    usage statistics.
 
-    PGOPTIONS makes the server check every 2 s that dbt is still there: dbt dies with the loader, and the
-    statement its session was running then stops too, rather than run on, without the run lock, holding locks
-    the next run's transform waits for. It also turns off the server's idle timeouts for dbt's sessions, which
-    wait between models (the target is PostgreSQL 14 or newer, which has every setting).
+    PGOPTIONS makes the server check every 2 s that the client of each of dbt's sessions is still there: if the
+    loader is killed, the statement a session was running (or waiting to run, behind a lock) then stops too,
+    rather than run on, without the run lock, holding locks the next run's transform waits for. It also turns
+    off the server's idle timeouts for dbt's sessions, which wait between models (the target is PostgreSQL 14 or
+    newer, which has every setting).
     """
     ours = "-c client_connection_check_interval=2s -c idle_session_timeout=0 -c idle_in_transaction_session_timeout=0"
     options = " ".join(filter(None, (os.environ.get("PGOPTIONS"), ours)))
-    return {
-        **os.environ,
-        **settings.new.dbt_env(),
-        "PGOPTIONS": options,
-        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    return {**settings.new.dbt_env(), "PGOPTIONS": options, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
-def dbt_executable() -> str:
-    """dbt from the same virtual environment as this interpreter."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set these environment variables for the block, then put back what was there."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def dbt_target_dir() -> Path:
-    """dbt's artefacts folder: dbt_project/target, or DBT_TARGET_PATH (tests give each session its own)."""
-    configured = os.environ.get("DBT_TARGET_PATH")
-    return Path(configured) if configured else DBT_PROJECT_DIR / "target"
+    """dbt's artefacts folder: dbt_project/target, or DBT_TARGET_PATH (tests give each session its own), which dbt
+    reads relative to the project."""
+    return DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
 
 
 def dbt_log_file() -> Path:
@@ -77,84 +91,89 @@ def dbt_log_file() -> Path:
     return (Path(configured) if configured else DBT_PROJECT_DIR / "logs") / "dbt.log"
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A function for the child to run before it execs dbt: it is SIGKILLed when this process dies (Linux).
+def _forward(message: EventMsg) -> None:
+    """dbt's console lines (its info, warn and error events) to the `dbt` logger, at INFO: dbt's failures reach
+    the person as the loader's one `error:` line, and dbt.log holds everything, debug events too."""
+    # The text is there on every event, but dbt's EventInfo protocol does not declare it.
+    text = getattr(message.info, "msg", "")
+    if message.info.level != "debug" and text and dbt_output.isEnabledFor(logging.INFO):
+        dbt_output.info("%s", text)
 
-    prctl is looked up here, in the parent, so the child between fork and exec only calls it. The death signal
-    follows the thread that forked the child: run_dbt forks from the thread that then waits for dbt.
+
+def invoke_dbt(
+    settings: Settings, command: Sequence[str], on_event: Callable[[EventMsg], None] | None = None
+) -> dbtRunnerResult:
+    """Run one dbt command (`["build", …]`) in dbt_project/ against the target database; return its result.
+
+    dbt's state is isolated here (see the module's docstring); a KeyboardInterrupt or other non-Exception dbt
+    caught is raised again, after dbt has cancelled its queries.
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
-    parent = os.getpid()
+    # Imported here: dbt takes seconds to import, and most commands never run it.
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.event_manager_client import cleanup_event_logger
 
-    def in_child() -> None:
-        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-        # The parent may have died before prctl took effect: then no signal would ever come.
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return in_child
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    """Interrupt dbt's process group (dbt cancels its running queries on SIGINT), then kill what is left."""
-    for sent, wait in ((signal.SIGINT, STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
+    callbacks: list[Callable[[EventMsg], None]] = [_forward]
+    if on_event is not None:
+        callbacks.append(on_event)
+    arguments = [
+        *command,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        # The console off: this process's stdout is the summary's. dbt.log keeps dbt's own full account (named
+        # too, or --log-level would turn the file off with the console).
+        "--log-level",
+        "none",
+        "--log-level-file",
+        "debug",
+        "--no-use-colors",
+        "--no-send-anonymous-usage-stats",
+    ]
+    with _INVOCATION, _environment(dbt_environment(settings)), warnings.catch_warnings(record=True) as caught:
+        # dbt's libraries' Python warnings went to a child's console before; they go to the debug log now.
+        warnings.simplefilter("always")
         try:
-            os.killpg(process.pid, sent)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            result = dbtRunner(callbacks=callbacks).invoke(arguments)
+        finally:
+            # Empty dbt's event manager (the callbacks and whatever they hold), and close its log file: dbt drops
+            # the file's handler without closing it when it sets up the next invocation.
+            cleanup_event_logger()
+            for handler in list(logging.getLogger("file_log").handlers):
+                logging.getLogger("file_log").removeHandler(handler)
+                handler.close()
+    for warning in caught:
+        logger.debug("warning raised in dbt: %s", warning.message)
+    failure = result.exception
+    if isinstance(failure, SystemExit):
+        # dbt meant to end the process; the loader ends it its own way, with one line saying so.
+        raise PipelineError(f"dbt {command[0]} stopped (exit code {failure.code}); dbt's log: {dbt_log_file()}")
+    if failure is not None and not isinstance(failure, Exception):
+        # KeyboardInterrupt (dbt has cancelled its queries): dbtRunner catches it, the loader must not.
+        raise failure
+    return result
 
 
 @dataclass(frozen=True)
-class DbtRun:
-    """How a dbt command ended: its exit code (negative: the signal that killed it) and its console output."""
+class NodeResult:
+    """One node's outcome, as dbt's RunResult gives it: `model.legacy_migrate.x`, `success`, dbt's message."""
 
-    returncode: int
-    output: str
-
-
-def run_dbt(settings: Settings, *args: str) -> DbtRun:
-    """Run dbt in dbt_project/ and wait for it; an interrupt or error here stops it, and so does this process dying.
-
-    dbt gets its own process group, so a terminal's Ctrl-C reaches this process alone, which then stops dbt and
-    anything dbt started, as one.
-    """
-    with subprocess.Popen(
-        [dbt_executable(), *args],
-        cwd=DBT_PROJECT_DIR,
-        env=dbt_environment(settings),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        process_group=0,
-        # preexec_fn is unsafe while other threads may hold locks: migrate's stage threads have ended by now (its
-        # pools are shut down), and the child only calls prctl before exec.
-        preexec_fn=_die_with_parent(),
-    ) as process:
-        try:
-            output, _ = process.communicate()
-        except BaseException:
-            _stop(process)
-            raise
-    return DbtRun(process.returncode, output)
+    unique_id: str
+    status: str
+    message: str | None = None
 
 
-def _mtime(path: Path) -> int | None:
-    try:
-        return path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return None
+def node_results(run: object) -> list[NodeResult]:
+    """The nodes' results of a build (a dbtRunnerResult's `result`), in dbt's order; none if dbt stopped before
+    running any node."""
+    from dbt.artifacts.schemas.run import RunExecutionResult
+
+    if not isinstance(run, RunExecutionResult):
+        return []
+    return [
+        NodeResult(node.node.unique_id, str(getattr(node.status, "value", node.status)), node.message)
+        for node in run.results
+    ]
 
 
 def _node_name(unique_id: str) -> str:
@@ -179,66 +198,43 @@ def _cause(message: str | None) -> str:
     return lines[0] if lines else "dbt gave no message"
 
 
-def failed_nodes_message(results: list[dict[str, Any]]) -> str | None:
+def failed_nodes_message(results: Sequence[NodeResult]) -> str | None:
     """`at model X: <its error>`, plus how many more failed and were skipped; None if no node failed."""
-    failed = [node for node in results if node.get("status") in FAILED_STATUSES]
+    failed = [node for node in results if node.status in FAILED_STATUSES]
     if not failed:
         return None
     first = failed[0]
     others = []
     if len(failed) > 1:
         others.append(f"{len(failed) - 1} more failed")
-    skipped = sum(1 for node in results if node.get("status") == "skipped")
+    skipped = sum(1 for node in results if node.status == "skipped")
     if skipped:
         others.append(f"{skipped} skipped")
     more = f" ({', '.join(others)})" if others else ""
-    return f"at {_node_name(str(first.get('unique_id', '')))}: {_cause(first.get('message'))}{more}"
+    return f"at {_node_name(first.unique_id)}: {_cause(first.message)}{more}"
 
 
-def _error_from_output(output: str) -> str | None:
-    """dbt's `Encountered an error:` block, for a failure before or between nodes (a profile, a parse, a lost
-    connection), which run_results.json does not hold: `Database Error: server closed the connection …`."""
-    lines = [_CONSOLE_TIME.sub("", line).strip() for line in output.splitlines()]
-    for index, line in enumerate(lines):
-        if line.startswith("Encountered an error"):
-            said = [text for text in lines[index + 1 :] if text][:2]
-            return ": ".join(said) if said else None
-    return None
+def _exception_said(failure: BaseException) -> str:
+    """What an exception that stopped dbt before or between nodes says, on one line: dbt's own (`Runtime Error:
+    Could not find profile named 'x'`), or, for anything else, its type as well."""
+    said = [line.strip() for line in str(failure).splitlines() if line.strip()][:2]
+    text = ": ".join(said) if said else "no message"
+    from dbt_common.exceptions import DbtBaseException
+
+    return text if isinstance(failure, DbtBaseException) else f"{type(failure).__name__}: {text}"
 
 
-def failure_message(run: DbtRun, results: list[dict[str, Any]] | None) -> str:
-    """One line on why dbt build failed, naming the first failing node and its cause, and where dbt's log is."""
+def failure_message(
+    command: DbtCommand, results: Sequence[NodeResult], failure: BaseException | None, *, consequence: str
+) -> str:
+    """One line on why a dbt command failed, naming the first failing node and its cause, and where dbt's log is."""
     log = f"dbt's log: {dbt_log_file()}"
-    if run.returncode < 0:
-        number = -run.returncode
-        try:
-            name = f" ({signal.Signals(number).name})"
-        except ValueError:
-            name = ""
-        killed = "; the kernel's out-of-memory killer sends SIGKILL" if number == signal.SIGKILL else ""
-        return (
-            f"dbt build was killed by signal {number}{name} before it finished, with no message{killed}; {log}; "
-            "nothing was published"
-        )
-    at_node = failed_nodes_message(results or [])
+    at_node = failed_nodes_message(results)
     if at_node is not None:
-        return f"dbt build failed {at_node}; {log}; nothing was published"
-    said = _error_from_output(run.output)
-    if said is not None:
-        return f"dbt build failed: {said}; {log}; nothing was published"
-    return f"dbt build exited with code {run.returncode} with no message; {log}; nothing was published"
-
-
-def _results_written(results_file: Path, before: int | None) -> list[dict[str, Any]] | None:
-    """The nodes' results of the build that just ran, if it wrote them (dbt writes none when it fails early, and
-    a file left from an earlier build says nothing of this one); None if not, or if it is cut short."""
-    if _mtime(results_file) in (None, before):
-        return None
-    try:
-        results = json.loads(results_file.read_text())["results"]
-    except (ValueError, KeyError):
-        return None
-    return results if isinstance(results, list) else None
+        return f"{command} failed {at_node}; {log}; {consequence}"
+    if failure is not None:
+        return f"{command} failed: {_exception_said(failure)}; {log}; {consequence}"
+    return f"{command} failed with no message; {log}; {consequence}"
 
 
 def require_dbt_compatible(settings: Settings) -> None:
@@ -251,18 +247,79 @@ def require_dbt_compatible(settings: Settings) -> None:
         )
 
 
+class _BuildProgress:
+    """A progress bar over dbt's nodes, fed by its events (from dbt's worker threads: tqdm takes its own lock)."""
+
+    def __init__(self) -> None:
+        self.bar = progress_bar(desc="transform (dbt)", unit=" nodes")
+        # Until the first node starts, dbt parses the project (seconds, unless its partial-parse file is current).
+        self.bar.set_postfix_str("parsing the project")
+
+    def __call__(self, message: EventMsg) -> None:
+        name = message.info.name
+        if name == "LogStartLine" and not self.bar.total:
+            # `1 of 80 START …`: the first node says how many the build will run.
+            self.bar.total = int(message.data.total)
+            self.bar.refresh()
+        elif name == "NodeStart":
+            self.bar.set_postfix_str(str(message.data.node_info.node_name), refresh=True)
+        elif name == "NodeFinished":
+            self.bar.update(1)
+
+
+def _vars_arguments(variables: Mapping[str, Any] | None) -> tuple[str, ...]:
+    # Only the vars asked for: dbt_project.yml holds the defaults, which the unit tests pin where they matter.
+    return ("--vars", json.dumps(dict(variables))) if variables else ()
+
+
 def transform(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Run `dbt build`; return how many nodes passed per kind, or raise naming the first failure and its cause."""
     require_dbt_compatible(settings)
-    results_file = dbt_target_dir() / "run_results.json"
-    before = _mtime(results_file)
-    # Only the vars asked for: dbt_project.yml holds the defaults, which the unit tests pin where they matter.
-    extra = ("--vars", json.dumps(dict(variables))) if variables else ()
-    run = run_dbt(settings, "build", "--no-use-colors", *extra)
-    results = _results_written(results_file, before)
-    if run.returncode != 0:
-        raise PipelineError(failure_message(run, results))
-    passed: Counter[str] = Counter()
-    for node in results or []:
-        passed[node["unique_id"].split(".")[0]] += 1
+    progress = _BuildProgress()
+    with progress.bar:
+        result = invoke_dbt(settings, ["build", *_vars_arguments(variables)], on_event=progress)
+    results = node_results(result.result)
+    if not result.success:
+        raise PipelineError(
+            failure_message("dbt build", results, result.exception, consequence="nothing was published")
+        )
+    passed: Counter[str] = Counter(node.unique_id.split(".")[0] for node in results)
+    logger.info("dbt build passed: %s", dict(passed))
     return dict(passed)
+
+
+def generate_docs(settings: Settings, folder: Path, variables: Mapping[str, Any] | None = None) -> Path:
+    """`dbt docs generate` into `folder` (index.html, manifest.json, catalog.json, static_index.html), its catalog
+    read from the target database; return the site's index.html. The project is parsed from the transform's
+    partial-parse file when it is current."""
+    require_dbt_compatible(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    parsed = dbt_target_dir() / "partial_parse.msgpack"
+    arguments = [
+        "docs",
+        "generate",
+        "--target-path",
+        str(folder.resolve()),
+        # static_index.html too: the site in one file, which a browser opens from disk (index.html fetches the
+        # JSON beside it, which browsers refuse over file://).
+        "--static",
+        # dbt refuses a partial-parse file named but missing (no transform ran yet): then it parses in full.
+        *(("--partial-parse-file-path", str(parsed)) if parsed.exists() else ()),
+        *_vars_arguments(variables),
+    ]
+    result = invoke_dbt(settings, arguments)
+    if not result.success:
+        raise PipelineError(docs_failure_message(result.result, result.exception, folder))
+    return folder / "index.html"
+
+
+def docs_failure_message(catalog: object, failure: BaseException | None, folder: Path) -> str:
+    """Why `dbt docs generate` failed, on one line: dbt reports a node that did not compile in the catalog's
+    compile results and a catalog query that failed in its errors, with no exception."""
+    consequence = f"the site in {folder} is incomplete"
+    nodes = node_results(getattr(catalog, "_compile_results", None))
+    errors = [line.strip() for error in getattr(catalog, "errors", None) or [] for line in str(error).splitlines()]
+    if failure is None and not failed_nodes_message(nodes) and any(errors):
+        said = next(line for line in errors if line)
+        return f"dbt docs generate failed: {said}; dbt's log: {dbt_log_file()}; {consequence}"
+    return failure_message("dbt docs generate", nodes, failure, consequence=consequence)

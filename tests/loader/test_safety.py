@@ -13,7 +13,7 @@ import psycopg2
 from psycopg import sql
 
 from loader.core.legacy_schema import LEGACY_SCHEMA, create_table_sql
-from loader.publish.publish import ChangeLimit, TableCounts, legacy_shrink_gates
+from loader.publish.gates import ChangeLimit, TableCounts, legacy_shrink_gates
 from loader.stage.copy import check_read_whole, table_identities
 from tests.support.databases import Databases, run_module
 from tests.support.helpers import count, target_fingerprints

@@ -1,73 +1,58 @@
-"""dbt as a child process, against a real server: it dies with the loader, and its failures end in one line
-that names the failing node and the database's own words."""
+"""dbt in the loader's own process, against a real server: its sessions end with the loader, an interrupt cancels
+its queries, its failures end in one line that names the failing node and the database's own words, and it keeps
+its console to itself (its log and partial-parse file stay in their folders)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from dbt_common.exceptions import DbtRuntimeError
 
-from loader.transform.dbt import DbtRun, failed_nodes_message, failure_message
+from loader.transform.dbt import NodeResult, failed_nodes_message, failure_message
 from tests.support.databases import PROJECT_ROOT, Databases, run_module
 from tests.support.helpers import count
+from tests.support.processes import pipeline_sessions
 
 DBT_STARTS_WITHIN = 120
+# How long the server may take to notice a killed client whose session waits on a lock (dbt's sessions check
+# every 2 s: PGOPTIONS in loader/transform/dbt.py).
+SESSIONS_END_WITHIN = 15
+# The relation every test here holds a lock on, so that dbt, which must replace it, waits in mid-build.
+HELD_MART = "dbt_marts.orders"
 
 
-def _parent_of(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # The command name, in parentheses, may hold spaces: the fields after its last `)` are fixed.
-    return int(stat.rpartition(")")[2].split()[1])
-
-
-def _alive(pid: int) -> bool:
-    """Running, not merely a zombie waiting for whoever adopted it to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _dbt_child(parent: int) -> int:
-    """The pid of the `dbt build` that `parent` started, once it is there."""
-    deadline = time.monotonic() + DBT_STARTS_WITHIN
-    while time.monotonic() < deadline:
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or _parent_of(int(entry.name)) != parent:
-                continue
-            try:
-                command = (entry / "cmdline").read_bytes().split(b"\0")
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if any(part.endswith(b"/dbt") or part == b"dbt" for part in command) and b"build" in command:
-                return int(entry.name)
-        time.sleep(0.1)
-    raise AssertionError(f"no dbt build started by pid {parent} within {DBT_STARTS_WITHIN}s")
-
-
-def _wait_for_dbt_sessions(databases: Databases, *, waiting: bool = False) -> None:
-    """Until dbt has a session on the target (`waiting`: one waiting on a lock): then it is building models, not
-    still starting up."""
-    deadline = time.monotonic() + DBT_STARTS_WITHIN
+def _dbt_sessions(databases: Databases, *, waiting: bool = False) -> int:
+    """dbt's sessions on the target (`waiting`: those waiting on a lock)."""
     query = "select count(*) from pg_stat_activity where datname = %s and application_name = 'dbt'" + (
         " and wait_event_type = 'Lock'" if waiting else ""
     )
     with databases.server.admin() as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute(query, (databases.new_name,)).fetchone()
-            if row and row[0]:
-                return
-            time.sleep(0.05)
+        return count(conn, query, databases.new_name)
+
+
+def _wait_for_dbt_sessions(databases: Databases, loader: subprocess.Popen[str], *, waiting: bool = False) -> None:
+    """Until dbt has a session on the target (`waiting`: one waiting on a lock): then it is building models, not
+    still starting up."""
+    deadline = time.monotonic() + DBT_STARTS_WITHIN
+    while time.monotonic() < deadline:
+        if _dbt_sessions(databases, waiting=waiting):
+            return
+        if loader.poll() is not None:
+            out, err = loader.communicate()
+            raise AssertionError(f"the loader ended (exit {loader.returncode}) before dbt connected:\n{out}\n{err}")
+        time.sleep(0.05)
     raise AssertionError("dbt never connected to the target")
+
+
+def _until_no_sessions_of_dbt(databases: Databases) -> int:
+    deadline = time.monotonic() + SESSIONS_END_WITHIN
+    while (left := _dbt_sessions(databases)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
 
 
 def _loader(databases: Databases, *args: str, sigint: bool = False) -> subprocess.Popen[str]:
@@ -90,53 +75,71 @@ def _error_line(stderr: str) -> str:
     return lines[0]
 
 
-def test_dbt_dies_with_the_python_process_that_started_it(migrated: Databases) -> None:
-    with _loader(migrated, "transform") as loader:
-        dbt = _dbt_child(loader.pid)
-        _wait_for_dbt_sessions(migrated)
-        # What the OOM killer does: SIGKILL to the Python process alone, no chance to clean up.
-        loader.kill()
-        loader.communicate()
-    deadline = time.monotonic() + 5
-    while _alive(dbt) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(dbt), "dbt outlived the loader that started it"
+def _mart_state(databases: Databases) -> tuple[int, list[str]]:
+    """The held mart's oid (a rebuilt table has a new one) and dbt's leftovers beside it, if any."""
+    with databases.new() as conn:
+        oid = count(conn, "select %s::regclass::oid::bigint", HELD_MART)
+        leftovers = [
+            str(name)
+            for (name,) in conn.execute(
+                "select relname from pg_class where relnamespace = 'dbt_marts'::regnamespace "
+                "and (relname like '%%__dbt_tmp' or relname like '%%__dbt_backup')"
+            )
+        ]
+    return oid, leftovers
 
 
-def test_an_interrupted_loader_stops_dbt_before_it_exits(migrated: Databases) -> None:
-    """Ctrl-C reaches the loader alone (dbt has its own process group): it stops dbt, then says so."""
-    # A session reading a mart keeps dbt, which must replace it, in the middle of its build, however fast the
-    # machine (the loader itself reads no mart before dbt is done).
+@pytest.mark.parametrize("sent", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_killed_loader_ends_dbts_sessions_and_swaps_nothing_in(migrated: Databases, sent: signal.Signals) -> None:
+    """What the OOM killer (SIGKILL) or a service manager (SIGTERM) does: the loader dies with dbt inside it, and
+    the server ends dbt's sessions, even one waiting on a lock, rather than let it build on for nobody."""
+    before = _mart_state(migrated)
     with migrated.new() as holder:
         holder.execute("begin")
-        holder.execute("lock table dbt_marts.orders in access share mode")
+        holder.execute(f"lock table {HELD_MART} in access share mode")
+        with _loader(migrated, "transform") as loader:
+            try:
+                _wait_for_dbt_sessions(migrated, loader, waiting=True)
+                loader.send_signal(sent)
+                loader.communicate(timeout=60)
+                assert loader.returncode == -sent
+                left = _until_no_sessions_of_dbt(migrated)
+            finally:
+                holder.execute("rollback")
+    assert left == 0, "dbt's sessions outlived the loader"
+    with migrated.server.admin() as conn:
+        assert pipeline_sessions(conn) == 0
+    assert _mart_state(migrated) == before, "a killed transform swapped a table in, or left one behind"
+
+
+def test_an_interrupted_loader_cancels_dbts_queries_and_says_so_in_one_line(migrated: Databases) -> None:
+    """Ctrl-C: dbt cancels its running queries (one is waiting on a lock that is never released here), the loader
+    then ends with one line, and nothing was swapped in."""
+    before = _mart_state(migrated)
+    with migrated.new() as holder:
+        holder.execute("begin")
+        holder.execute(f"lock table {HELD_MART} in access share mode")
         # SIGINT as a terminal sends it, even when this test runs where it is ignored (a background job).
         loader = _loader(migrated, "transform", sigint=True)
         try:
-            dbt = _dbt_child(loader.pid)
-            _wait_for_dbt_sessions(migrated, waiting=True)
+            _wait_for_dbt_sessions(migrated, loader, waiting=True)
             loader.send_signal(signal.SIGINT)
+            # The lock is still held: the loader can only end if dbt's waiting query was cancelled.
             _, stderr = loader.communicate(timeout=60)
+            waiting_after = _dbt_sessions(migrated, waiting=True)
         finally:
             # Release dbt before anything waits for the loader, whatever happened above.
             holder.execute("rollback")
             if loader.poll() is None:
                 loader.kill()
                 loader.communicate()
-    assert not _alive(dbt)
     assert loader.returncode == 130
     assert _error_line(stderr).startswith("error: interrupted")
-
-
-def test_a_dbt_killed_by_a_signal_says_so_and_where_its_log_is(migrated: Databases) -> None:
-    with _loader(migrated, "transform") as loader:
-        os.kill(_dbt_child(loader.pid), signal.SIGKILL)
-        _, stderr = loader.communicate(timeout=60)
-    assert loader.returncode == 2
-    line = _error_line(stderr)
-    assert "dbt build was killed by signal 9 (SIGKILL)" in line, line
-    assert str(migrated.scratch / "dbt_logs" / "dbt.log") in line
-    assert "lines above" not in line and line.endswith("nothing was published")
+    assert waiting_after == 0
+    assert _until_no_sessions_of_dbt(migrated) == 0
+    assert _mart_state(migrated) == before
+    with migrated.new() as conn:
+        assert conn.execute("select status from migration_runs order by run_id desc limit 1").fetchone() == ("failed",)
 
 
 def test_a_database_error_names_the_node_and_the_databases_own_message(migrated: Databases) -> None:
@@ -144,11 +147,32 @@ def test_a_database_error_names_the_node_and_the_databases_own_message(migrated:
         conn.execute("alter table staging.old_orders rename column quantity to quantity_renamed")
     result = run_module("loader", "transform", env=migrated.env(), check=False)
     assert result.returncode == 2
+    assert result.stdout == ""
     line = _error_line(result.stderr)
     # The first node to fail is one of the model's unit tests, which read the same column; either names the model.
     assert line.startswith("error: dbt build failed at "), line
     assert "stg_legacy__orders: column source.quantity does not exist" in line, line
     assert "skipped" in line and line.endswith("nothing was published")
+    assert str(migrated.scratch / "dbt_logs" / "dbt.log") in line
+
+
+def test_dbt_keeps_its_console_and_log_to_itself_and_parses_partially_the_second_time(migrated: Databases) -> None:
+    """stdout holds the summary alone, stderr nothing (no progress bar off a terminal); dbt's log and artefacts
+    stay in their folders; the second build reads the first one's partial-parse file; -v shows dbt's output."""
+    env = migrated.env()
+    first = run_module("loader", "transform", env=env)
+    assert first.stdout.startswith("dbt build passed: ") and first.stdout.count("\n") == 1, first.stdout
+    assert first.stderr == ""
+    assert (migrated.scratch / "dbt_target" / "partial_parse.msgpack").exists()
+    log = migrated.scratch / "dbt_logs" / "dbt.log"
+    assert "Starting full parse" in log.read_text()
+
+    second = run_module("loader", "transform", "-v", env=env)
+    assert second.stdout == first.stdout
+    assert " INFO dbt: Running with dbt=" in second.stderr and " START " in second.stderr, second.stderr[-2000:]
+    # The log of the second invocation: dbt writes a separator line before each.
+    last = log.read_text().rpartition("=" * 30 + " ")[2]
+    assert "Partial parsing enabled" in last and "Starting full parse" not in last
 
 
 def _terminate(databases: Databases, application_name: str | None = None) -> list[str]:
@@ -172,8 +196,7 @@ def test_every_session_ended_mid_run_surfaces_as_the_runs_own_error_not_the_lock
     with migrated.new() as conn:
         conn.execute("alter table staging.old_orders rename column quantity to quantity_renamed")
     with _loader(migrated, "transform") as loader:
-        _dbt_child(loader.pid)
-        _wait_for_dbt_sessions(migrated)
+        _wait_for_dbt_sessions(migrated, loader)
         assert f"legacy-migrate transform (pid {loader.pid})" in _terminate(migrated)
         _, stderr = loader.communicate(timeout=120)
     assert loader.returncode == 2
@@ -188,7 +211,7 @@ def test_a_run_whose_lock_session_was_terminated_publishes_nothing(migrated: Dat
     with migrated.new() as conn:
         published_before = count(conn, "select count(*) from migration_runs where status = 'published'")
     with _loader(migrated, "migrate") as loader:
-        _dbt_child(loader.pid)
+        _wait_for_dbt_sessions(migrated, loader)
         lock_session = f"legacy-migrate migrate (pid {loader.pid})"
         assert _terminate(migrated, lock_session) == [lock_session]
         _, stderr = loader.communicate(timeout=120)
@@ -201,46 +224,48 @@ def test_a_run_whose_lock_session_was_terminated_publishes_nothing(migrated: Dat
 @pytest.mark.parametrize(
     ("results", "expected"),
     [
-        ([{"unique_id": "model.p.a", "status": "success"}], None),
+        ([NodeResult("model.p.a", "success")], None),
         (
             [
-                {"unique_id": "seed.p.s", "status": "success"},
-                {
-                    "unique_id": "model.p.stg_x",
-                    "status": "error",
-                    "message": "Database Error in model stg_x (models/stg_x.sql)\n  invalid input syntax for type "
+                NodeResult("seed.p.s", "success"),
+                NodeResult(
+                    "model.p.stg_x",
+                    "error",
+                    "Database Error in model stg_x (models/stg_x.sql)\n  invalid input syntax for type "
                     'integer: "abc"\n  compiled code at target/run/x.sql',
-                },
-                {"unique_id": "test.p.not_null_x_id.3f2a", "status": "fail", "message": "Got 2 results"},
-                {"unique_id": "model.p.y", "status": "skipped"},
+                ),
+                NodeResult("test.p.not_null_x_id.3f2a", "fail", "Got 2 results"),
+                NodeResult("model.p.y", "skipped"),
             ],
             'at model stg_x: invalid input syntax for type integer: "abc" (1 more failed, 1 skipped)',
         ),
         (
-            [{"unique_id": "test.p.not_null_x_id.3f2a", "status": "fail", "message": "Got 2 results, configured"}],
+            [NodeResult("test.p.not_null_x_id.3f2a", "fail", "Got 2 results, configured")],
             "at test not_null_x_id: Got 2 results, configured",
         ),
         (
             [
-                {
-                    "unique_id": "unit_test.p.stg_x.parses_dates",
-                    "status": "error",
-                    "message": "Runtime Error in unit_test parses_dates (models/_m.yml)\n  An error occurred during "
+                NodeResult(
+                    "unit_test.p.stg_x.parses_dates",
+                    "error",
+                    "Runtime Error in unit_test parses_dates (models/_m.yml)\n  An error occurred during "
                     "execution of unit test 'parses_dates'.\n   Database Error\n    column source.q does not exist\n"
                     "    LINE 221:         source.q,",
-                }
+                )
             ],
             "at unit test parses_dates of stg_x: column source.q does not exist",
         ),
     ],
 )
 def test_the_first_failing_node_and_its_cause_are_read_from_dbts_results(
-    results: list[dict[str, str]], expected: str | None
+    results: list[NodeResult], expected: str | None
 ) -> None:
     assert failed_nodes_message(results) == expected
 
 
 def test_a_dbt_that_failed_before_any_node_is_quoted_or_said_to_have_said_nothing() -> None:
-    said = DbtRun(2, "12:00:00  Encountered an error:\nRuntime Error\n  Could not find profile named 'x'\n")
-    assert "dbt build failed: Runtime Error: Could not find profile named 'x';" in failure_message(said, None)
-    assert "exited with code 3 with no message; dbt's log: " in failure_message(DbtRun(3, ""), None)
+    said = failure_message("dbt build", [], DbtRuntimeError("Could not find profile named 'x'"), consequence="x")
+    assert said.startswith("dbt build failed: Runtime Error: Could not find profile named 'x'; dbt's log: "), said
+    unexpected = failure_message("dbt build", [], ValueError("bad\nvalue"), consequence="x")
+    assert "dbt build failed: ValueError: bad: value; " in unexpected
+    assert "failed with no message; dbt's log: " in failure_message("dbt build", [], None, consequence="x")

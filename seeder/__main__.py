@@ -85,7 +85,8 @@ def _catalogue(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from seeder.score import score
 
-    return score(load_settings(), args.reports)
+    sys.stdout.write(score(load_settings(), args.reports))
+    return 0
 
 
 def _seed(args: argparse.Namespace) -> int:

@@ -584,15 +584,14 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def score(settings: Settings, reports: Path) -> int:
-    """Write reports/score.json and reports/score.md and print the latter; 0 also when there is no key."""
+def score(settings: Settings, reports: Path) -> str:
+    """Write reports/score.json and reports/score.md; return what to show: the latter, or why there is no score."""
     report = compute(settings)
     if report is None:
-        print(
+        return (
             f"the legacy database {settings.old.describe()} holds no answer key (schema answer_key): it was not "
-            "written by `python -m seeder`, so there is nothing to score against"
+            "written by `python -m seeder`, so there is nothing to score against\n"
         )
-        return 0
     reports.mkdir(parents=True, exist_ok=True)
     with (reports / "score.json").open("w") as out:
         json.dump(report, out, indent=2, ensure_ascii=False)
@@ -600,6 +599,4 @@ def score(settings: Settings, reports: Path) -> int:
     text = markdown(report)
     with (reports / "score.md").open("w") as out:
         out.write(text)
-    print(text, end="")
-    print(f"wrote {reports / 'score.json'} and {reports / 'score.md'}")
-    return 0
+    return text + f"wrote {reports / 'score.json'} and {reports / 'score.md'}\n"

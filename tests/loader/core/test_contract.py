@@ -6,7 +6,7 @@ import yaml
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
-from loader.core.contract import DBT_PROJECT_DIR
+from loader.core.contract import DBT_PROJECT_DIR, LEGACY_TABLES, SNAPSHOT_TABLE, STAGING_SCHEMA, dbt_var
 from loader.core.models import Base
 
 MARTS_YML = DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml"
@@ -80,3 +80,11 @@ def test_every_varchar_width_the_transform_checks_is_the_targets() -> None:
     for mart, column in checked:
         target = Base.metadata.tables[mart].c[column].type
         assert contract_width(project, mart, column) == getattr(target, "length", None), f"{mart}.{column}"
+
+
+def test_the_staging_schema_dbt_reads_is_the_one_stage_writes() -> None:
+    # dbt_project.yml names it for the models' sources; loader.core.contract for stage, publish and the pandas engine.
+    assert dbt_var("legacy_staging_schema") == STAGING_SCHEMA
+    sources = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "_legacy__sources.yml").read_text())
+    tables = {table["name"] for source in sources["sources"] for table in source["tables"]}
+    assert tables == {*LEGACY_TABLES, SNAPSHOT_TABLE}

@@ -76,14 +76,17 @@ def _error_line(stderr: str) -> str:
 
 
 def _mart_state(databases: Databases) -> tuple[int, list[str]]:
-    """The held mart's oid (a rebuilt table has a new one) and dbt's leftovers beside it, if any."""
+    """The held mart's oid (a rebuilt table has a new one) and dbt's leftovers of it, if any. Only the held mart's:
+    a mart built beside it on dbt's other thread may commit its swap just before the kill, which is a finished
+    model, and leave its backup for the next build to drop."""
+    schema, _, name = HELD_MART.partition(".")
     with databases.new() as conn:
         oid = count(conn, "select %s::regclass::oid::bigint", HELD_MART)
         leftovers = [
-            str(name)
-            for (name,) in conn.execute(
-                "select relname from pg_class where relnamespace = 'dbt_marts'::regnamespace "
-                "and (relname like '%%__dbt_tmp' or relname like '%%__dbt_backup')"
+            str(relname)
+            for (relname,) in conn.execute(
+                "select relname from pg_class where relnamespace = %s::regnamespace and relname in (%s, %s)",
+                (schema, f"{name}__dbt_tmp", f"{name}__dbt_backup"),
             )
         ]
     return oid, leftovers

@@ -51,7 +51,11 @@ user_candidates as (
         user_keys.user_key,
         user_keys.matched_by,
         count(distinct user_keys.surviving_legacy_user_id) as match_count,
-        min(user_keys.surviving_legacy_user_id) as legacy_user_id
+        min(user_keys.surviving_legacy_user_id) as legacy_user_id,
+        -- The users the key names, for an ambiguous reference's evidence (O1).
+        jsonb_agg(
+            distinct user_keys.surviving_legacy_user_id order by user_keys.surviving_legacy_user_id
+        ) as candidate_legacy_ids
     from user_keys
     group by user_keys.user_key, user_keys.matched_by
 ),
@@ -67,7 +71,9 @@ product_names as (
     select
         products.product_name_key,
         count(*) as match_count,
-        min(products.legacy_product_id) as legacy_product_id
+        min(products.legacy_product_id) as legacy_product_id,
+        -- The products the name names, for an ambiguous reference's evidence (O2).
+        jsonb_agg(products.legacy_product_id order by products.legacy_product_id) as candidate_legacy_ids
     from products
     group by products.product_name_key
 ),
@@ -77,6 +83,7 @@ orders_with_user as (
         orders.*,
         coalesce(by_username.match_count, by_email.match_count, 0) as user_match_count,
         coalesce(by_username.legacy_user_id, by_email.legacy_user_id) as legacy_user_id,
+        coalesce(by_username.candidate_legacy_ids, by_email.candidate_legacy_ids) as user_candidate_legacy_ids,
         case
             when by_username.user_key is not null then 'username'
             when by_email.user_key is not null then 'email'
@@ -117,6 +124,7 @@ orders_with_product as (
     select
         orders_with_user.*,
         coalesce(product_names.match_count, 0) as product_name_match_count,
+        product_names.candidate_legacy_ids as product_candidate_legacy_ids,
         case
             when product_names.match_count = 1 then product_names.legacy_product_id
             when price_matches.match_count = 1 then price_matches.legacy_product_id

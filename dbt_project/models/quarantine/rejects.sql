@@ -2,7 +2,8 @@
 -- The raw value at fault and the whole legacy row travel with it, so the ledger can answer for any legacy id (a
 -- row rejected for having no id, rule K1, has a NULL legacy_id; one whose id the legacy table repeats is here once
 -- per copy). `evidence`: what an ambiguous amount was compared with, where rule M4 found it agreeing with nothing;
--- with the var strict_dates, the registration an order's date is before (rule O7).
+-- with the var strict_dates, the registration an order's date is before (rule O7); for a merge, the survivor and
+-- what matched (U1, O3); for an ambiguous user or product, the candidate legacy ids (O1, O2).
 with
 
 users as (
@@ -33,7 +34,15 @@ unioned as (
         -- For a code the reason_codes seed names no column for: a user is rejected for its username only (L1).
         'username' as unnamed_column,
         case when users.outcome = 'merged' then users.surviving_legacy_user_id end as merged_into_legacy_id,
-        null::jsonb as evidence,
+        -- Rule U1: the survivor and the normalized email both users have.
+        case
+            when users.outcome = 'merged'
+                then jsonb_build_object(
+                        'survivor_legacy_id', users.surviving_legacy_user_id,
+                        'matched_on', 'email',
+                        'key', users.email
+                    )
+        end as evidence,
         users.legacy_row
     from users
     union all
@@ -65,6 +74,17 @@ unioned as (
                         'product_currency', orders.product_currency
                     )
             when orders.reason_code = 'order_before_registration' then {{ registration_evidence('orders') }}
+            -- Rule O3: the survivor, equal in every legacy column but the id (the key is the whole row).
+            when orders.reason_code = 'duplicate_order'
+                then jsonb_build_object(
+                        'survivor_legacy_id', orders.first_legacy_order_id,
+                        'matched_on', 'every_column_but_id'
+                    )
+            -- Rules O1, O2: the legacy ids the reference could mean, sorted.
+            when orders.reason_code = 'user_ambiguous'
+                then jsonb_build_object('candidates', orders.user_candidate_legacy_ids)
+            when orders.reason_code = 'product_ambiguous'
+                then jsonb_build_object('candidates', orders.product_candidate_legacy_ids)
         end as evidence,
         orders.legacy_row
     from orders

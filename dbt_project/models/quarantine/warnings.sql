@@ -1,8 +1,8 @@
 -- Migrated rows that needed a repair: a value that could not be read and became null, a phone kept as written,
--- a total recomputed from quantity and unit price, a value too long for the target left out (rule L2), an
--- ambiguous amount read the way the evidence agrees with (rule M4, the evidence in `evidence`), an order dated
--- before its user registered (rule O7, the user and the registration date in `evidence`). One row per repair, in
--- the same shape as rejects.
+-- a total recomputed from quantity and unit price (for a mismatch, both totals in `evidence`, rule O5), a value too
+-- long for the target left out (rule L2), an ambiguous amount read the way the evidence agrees with (rule M4, the
+-- evidence in `evidence`), an order dated before its user registered (rule O7, the user and the registration date
+-- in `evidence`). One row per repair, in the same shape as rejects.
 with
 
 users as (
@@ -162,12 +162,21 @@ order_repairs as (
                 end,
                 'total_order_amount_str',
                 case
+                    when orders.total_status in ('missing', 'invalid') then null
                     when orders.total_status = 'ambiguous' and orders.agreed_total is not null
                         then jsonb_build_object(
                                 'read_as', orders.agreed_total::text,
                                 'quantity', orders.quantity,
                                 'unit_price', orders.resolved_unit_price::text
                             )
+                    -- Rule O5, total_mismatch: the total as read (NULL where it reads two ways) and in the
+                    -- currency it names (NULL where bare), and the total kept, in the order's currency.
+                    else jsonb_build_object(
+                            'total_read', orders.total_amount::text,
+                            'total_currency', orders.total_currency,
+                            'computed_total', orders.computed_total::text,
+                            'currency', orders.order_currency
+                        )
                 end
             )
         ) as repairs (reason_code, column_name, evidence)

@@ -424,6 +424,33 @@ def resolve_orders(
         parse.agreeing_reading(unit_price_readings, order_currency, product_price, product_currency)
     )
 
+    # The evidence of an ambiguous reference (O1, O2): the legacy ids it could mean, only where it is ambiguous.
+    many_users = _bools(user_match_count > 1)
+    by_username_many = many_users & _bools(username_count.notna())
+    surviving = kept_users["surviving_legacy_user_id"]
+    user_candidates = (
+        user_key.where(by_username_many)
+        .map(_id_lists(kept_users["username_key"], surviving, user_key[by_username_many]))
+        .fillna(
+            user_key.where(many_users & ~by_username_many).map(
+                _id_lists(kept_users["email"], surviving, user_key[many_users])
+            )
+        )
+        .astype("str")
+    )
+    many_products = _bools(name_count > 1) & _bools(legacy_product_id.isna())
+    product_candidates = (
+        product_key.where(many_products)
+        .map(
+            _id_lists(
+                migrated_products["product_name_key"],
+                migrated_products["legacy_product_id"],
+                product_key[many_products],
+            )
+        )
+        .astype("str")
+    )
+
     status = orders["status_key"].map(project.mappings.statuses).astype("str")
     registered_at = legacy_user_id.map(kept_users.set_index("legacy_user_id")["registered_at"])
     ordered_at = orders["ordered_at"]
@@ -490,7 +517,17 @@ def resolve_orders(
         computed_total=computed_total,
         user_registered_at=registered_at,
         is_dated_before_registration=before_registration,
+        user_candidate_legacy_ids=user_candidates,
+        product_candidate_legacy_ids=product_candidates,
     )
+
+
+def _id_lists(keys: pd.Series, ids: pd.Series, wanted: pd.Series) -> pd.Series:
+    """jsonb_agg(distinct id order by id) per key, as JSON text, for the keys in `wanted` only."""
+    pairs = pd.DataFrame({"key": keys, "id": ids})
+    pairs = pairs[_bools(pairs["key"].isin(wanted.dropna().unique()) & pairs["id"].notna())]
+    pairs = pairs.astype({"id": "int64"}).drop_duplicates().sort_values("id")
+    return pairs.groupby("key", sort=False)["id"].agg(lambda values: "[" + ", ".join(map(str, values)) + "]")
 
 
 def _user_candidates_for(kept_users: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -816,6 +853,24 @@ def _registration_evidence(orders: pd.DataFrame) -> pd.Series:
     return _json_object([("legacy_user_id", orders["legacy_user_id"].astype("Int64")), ("registration_date", day)])
 
 
+def _total_mismatch_evidence(orders: pd.DataFrame) -> pd.Series:
+    """What rule O5 compared a total with: the total as read (NULL where it reads two ways) and the currency it names
+    (NULL where bare), and quantity times unit price in the order's currency, the total kept."""
+    return _json_object(
+        [
+            ("total_read", _cents_text(orders["total_amount"])),
+            ("total_currency", orders["total_currency"].astype("str")),
+            ("computed_total", _cents_text(orders["computed_total"])),
+            ("currency", orders["order_currency"].astype("str")),
+        ]
+    )
+
+
+def _candidates_evidence(candidates: pd.Series) -> pd.Series:
+    """jsonb_build_object('candidates', …) of JSON arrays of legacy ids (an ambiguous reference, O1 and O2)."""
+    return '{"candidates": ' + candidates.astype("str") + "}"
+
+
 def build_rejects(
     legacy: Mapping[str, LegacyTable],
     users: pd.DataFrame,
@@ -826,7 +881,7 @@ def build_rejects(
     """rejects: every legacy row not migrated, once: rejected with its reason, or merged with the row it joined."""
     classified = ["outcome", "reason_code"]
     not_users = _rows(
-        users, users["outcome"] != "migrated", ["legacy_user_id", "surviving_legacy_user_id", *classified]
+        users, users["outcome"] != "migrated", ["legacy_user_id", "surviving_legacy_user_id", "email", *classified]
     )
     not_products = _rows(products, products["outcome"] != "migrated", ["legacy_product_id", *classified])
     not_orders = _rows(
@@ -840,6 +895,8 @@ def build_rejects(
             "product_currency",
             "legacy_user_id",
             "user_registered_at",
+            "user_candidate_legacy_ids",
+            "product_candidate_legacy_ids",
             *classified,
         ],
     )
@@ -852,6 +909,34 @@ def build_rejects(
     before_registration = _bools(not_orders["reason_code"] == "order_before_registration")
     if before_registration.any():
         order_evidence[before_registration] = _registration_evidence(not_orders[before_registration])
+    if order_merged.any():
+        # Rule O3: the survivor, equal in every legacy column but the id (the key is the whole row).
+        survivors = not_orders.loc[order_merged, "first_legacy_order_id"].astype("Int64")
+        order_evidence[order_merged] = _json_object(
+            [
+                ("survivor_legacy_id", survivors),
+                ("matched_on", pd.Series("every_column_but_id", index=survivors.index)),
+            ]
+        )
+    # Rules O1, O2: the legacy ids the reference could mean, sorted.
+    for reason, column in (
+        ("user_ambiguous", "user_candidate_legacy_ids"),
+        ("product_ambiguous", "product_candidate_legacy_ids"),
+    ):
+        ambiguous_reference = _bools(not_orders["reason_code"] == reason)
+        if ambiguous_reference.any():
+            order_evidence[ambiguous_reference] = _candidates_evidence(not_orders.loc[ambiguous_reference, column])
+    user_evidence = pd.Series(np.nan, index=not_users.index, dtype="str")
+    if user_merged.any():
+        # Rule U1: the survivor and the normalized email both users have.
+        merged_users = not_users[user_merged]
+        user_evidence[user_merged] = _json_object(
+            [
+                ("survivor_legacy_id", merged_users["surviving_legacy_user_id"].astype("Int64")),
+                ("matched_on", pd.Series("email", index=merged_users.index)),
+                ("key", merged_users["email"].astype("str")),
+            ]
+        )
     parts = [
         (
             legacy["old_users"],
@@ -862,6 +947,7 @@ def build_rejects(
                 # For a code the seed names no column for: a user is rejected for its username only (L1).
                 _fault_column(not_users["reason_code"], project, "username"),
                 not_users["surviving_legacy_user_id"].astype("Int64").where(user_merged),
+                user_evidence,
             ),
         ),
         (
@@ -1033,6 +1119,7 @@ def build_warnings(
                 ("unit_price", _cents_text(o["resolved_unit_price"])),
             ]
         ),
+        7: _total_mismatch_evidence(o),
     }
     parts = [
         (legacy["old_users"], _repairs(u["legacy_user_id"], user_checks)),

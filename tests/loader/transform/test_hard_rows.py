@@ -170,7 +170,14 @@ def test_hard_rows_are_rejected_or_warned_never_cut_in_both_engines(hard_rows: D
                 (7, "rejected", "amount_ambiguous", "1,234", None, big_table),
                 (8, "rejected", "legacy_id_duplicate", "8", None, None),
                 (8, "rejected", "legacy_id_duplicate", "8", None, None),
-                (21, "merged", "duplicate_order", "21", 20, None),
+                (
+                    21,
+                    "merged",
+                    "duplicate_order",
+                    "21",
+                    20,
+                    {"survivor_legacy_id": 20, "matched_on": "every_column_but_id"},
+                ),
                 (30, "rejected", "legacy_id_duplicate", "30", None, None),
                 (30, "rejected", "legacy_id_duplicate", "30", None, None),
                 (40, "rejected", "quantity_implausible", str(3 * BIG), None, None),
@@ -229,7 +236,14 @@ def test_hard_rows_are_rejected_or_warned_never_cut_in_both_engines(hard_rows: D
                     "12,000",
                     {"read_as": "12.00", "quantity": 1, "unit_price": "12.00"},
                 ),
-                (5, "total_mismatch", "total_order_amount_str", "1.234", None),
+                (
+                    5,
+                    "total_mismatch",
+                    "total_order_amount_str",
+                    "1.234",
+                    # Ambiguous, and neither reading is 1 x 12.00 (M4): no total as read.
+                    {"total_read": None, "total_currency": None, "computed_total": "12.00", "currency": "USD"},
+                ),
                 (
                     6,
                     "amount_disambiguated",

@@ -10,10 +10,12 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 # Options: PLAN=1 (run up to the gates, publish nothing), ON_MISSING=keep (keep target rows whose legacy row is
 # gone), MAX_REJECT_SHARE=0.2 (error budget), MAX_CHANGE_SHARE=0.3 and ALLOW_MASS_CHANGE=1 (mass-change gates),
-# WAIT=1 (queue behind a run in progress), PROFILE/SIZE/SEED (seeder), REPLACE=1 (reseed the demo legacy db).
+# WAIT=1 (queue behind a run in progress), KEEP_RUNS=3 (ledger partitions of the last 3 published runs kept, default
+# 10), PROFILE/SIZE/SEED (seeder), REPLACE=1 (reseed the demo legacy db).
 MIGRATE_ARGS := $(if $(WAIT),--wait) $(if $(PLAN),--dry-run) $(if $(ON_MISSING),--on-missing $(ON_MISSING)) \
 	$(if $(MAX_REJECT_SHARE),--max-reject-share $(MAX_REJECT_SHARE)) \
-	$(if $(MAX_CHANGE_SHARE),--max-change-share $(MAX_CHANGE_SHARE)) $(if $(ALLOW_MASS_CHANGE),--allow-mass-change)
+	$(if $(MAX_CHANGE_SHARE),--max-change-share $(MAX_CHANGE_SHARE)) $(if $(ALLOW_MASS_CHANGE),--allow-mass-change) \
+	$(if $(KEEP_RUNS),--keep-runs $(KEEP_RUNS))
 # ENGINE=pandas runs the pandas transform instead of dbt; STRICT_DATES=1 rejects orders dated before their user
 # registered (migrate and transform only).
 ENGINE_ARGS := $(if $(ENGINE),--engine $(ENGINE)) $(if $(STRICT_DATES),--strict-dates)
@@ -56,6 +58,12 @@ publish: $(STAMP) ## upsert the dbt marts into the target tables
 .PHONY: docs
 docs: $(STAMP) ## dbt docs generate: the data dictionary site in reports/docs/ (open index.html)
 	$(PY) -m loader docs
+
+# The review loop: `make review` writes reports/review.csv (suggested mappings); fill in approved_value, then
+# `make review APPLY=reports/review.csv` appends the approved rows to the mapping seeds; `make migrate` uses them.
+.PHONY: review
+review: $(STAMP) ## the last transform's unknown statuses, categories, countries with suggestions; APPLY=FILE appends
+	$(PY) -m loader review $(if $(APPLY),--apply $(APPLY))
 
 # SIZES=10000,100000 (legacy orders per size) replaces the bench's default sizes 10000,100000,1000000.
 .PHONY: bench

@@ -1,5 +1,5 @@
-"""python -m loader: the migration pipeline's commands (migrate, schema, stage, transform, publish, docs, db-urls,
-db-stop), one small handler each over the pipeline's functions; the only place that prints."""
+"""python -m loader: the migration pipeline's commands (migrate, schema, stage, transform, publish, docs, review,
+db-urls, db-stop), one small handler each over the pipeline's functions; the only place that prints."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from loader.core.config import load_settings
 from loader.core.contract import LEGACY_TABLES
 from loader.core.log import add_verbosity_options, configure_logging, verbosity_of
 from loader.publish.gates import DEFAULT_MAX_CHANGE_SHARE
+from loader.publish.ledger import DEFAULT_KEEP_RUNS
 
 if TYPE_CHECKING:
     from loader.pipeline import RunOptions
@@ -44,6 +45,17 @@ def _share(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a share: write 0.5 or 50%") from None
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1 (0% and 100%)")
+    return value
+
+
+def _run_count(text: str) -> int:
+    """A number of runs, 1 or more: the run being published is always kept."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of runs") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is less than 1: the run being published is always kept")
     return value
 
 
@@ -79,6 +91,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         report_dir=getattr(args, "report_dir", None) or default_report_dir(),
         engine=getattr(args, "engine", "dbt"),
         strict_dates=getattr(args, "strict_dates", False),
+        keep_runs=getattr(args, "keep_runs", DEFAULT_KEEP_RUNS),
         change_limit=ChangeLimit(
             share=getattr(args, "max_change_share", DEFAULT_MAX_CHANGE_SHARE),
             allowed=getattr(args, "allow_mass_change", False),
@@ -141,6 +154,34 @@ def _docs(args: argparse.Namespace) -> int:
     print(
         f"dbt docs of {settings.new.describe()}: {index} (static_index.html beside it opens from disk; "
         "manifest.json and catalog.json hold the data dictionary)"
+    )
+    return 0
+
+
+def _review(args: argparse.Namespace) -> int:
+    from loader.runs.report import default_report_dir
+    from loader.runs.review import REVIEW_CSV, apply_review, review_rows, review_text
+    from loader.transform.pandas_engine.pg_text import default_rules
+
+    if args.apply is not None:
+        # The embedded server's folding (C.UTF-8): applying a review edits seed files and needs no database.
+        appended = apply_review(args.apply, default_rules())
+        for entry in appended:
+            print(f"appended to {entry.mapping_seed}: {entry.raw_value!r} -> {entry.value!r}")
+        print(f"{len(appended)} mapping(s) appended from {args.apply}; migrate again to use them")
+        return 0
+    from loader.core.db import engine
+    from loader.runs.unrecognised import ranked_values
+
+    with engine(load_settings().new).connect() as conn:
+        rows = review_rows(ranked_values(conn))
+    folder = args.report_dir or default_report_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / REVIEW_CSV
+    path.write_text(review_text(rows), encoding="utf-8")
+    print(
+        f"{path}: {len(rows)} spelling(s) no mapping seed knows, each with a suggestion and its score; fill in "
+        f"approved_value where one is right, then: python -m loader review --apply {path}"
     )
     return 0
 
@@ -223,6 +264,17 @@ def _add_publish_options(sub: argparse.ArgumentParser) -> None:
         action="store_true",
         help="publish a change over the mass-change limit: for a person who has checked that it is meant",
     )
+    sub.add_argument(
+        "--keep-runs",
+        type=_run_count,
+        default=DEFAULT_KEEP_RUNS,
+        metavar="N",
+        help="ledger retention: keep the migration_ledger entries of the last N published runs, this one included, "
+        "and drop older runs' partitions in the publish transaction (their migration_runs rows and summaries stay; "
+        "plans and failed runs drop nothing). Each run's entries are as many as its quarantine, so the default, "
+        f"{DEFAULT_KEEP_RUNS}, bounds the ledger at that many quarantines while keeping enough runs to compare the "
+        "rounds of a review",
+    )
 
 
 def _add_engine_options(sub: argparse.ArgumentParser) -> None:
@@ -238,6 +290,18 @@ def _add_engine_options(sub: argparse.ArgumentParser) -> None:
         help="reject an order dated before its user registered (default: migrate it with the warning "
         "order_before_registration, whose evidence names the user and the registration day)",
     )
+
+
+def _add_review_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--apply",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="append each row of FILE with an approved_value to its mapping seed in dbt_project/seeds (nothing is "
+        "appended if one row is refused)",
+    )
+    _add_report_dir(sub, "where to write review.csv (default: reports/, or LEGACY_MIGRATE_REPORT_DIR)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,6 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
         lambda sub: _add_report_dir(
             sub, "the site goes to its docs/ folder (default: reports/, or LEGACY_MIGRATE_REPORT_DIR)"
         ),
+    )
+    command(
+        "review",
+        _review,
+        "write the mapping suggestions of the last transform's rejects and warnings to reports/review.csv, or "
+        "append the approved rows of a filled-in review file to the mapping seeds (--apply FILE)",
+        _add_review_options,
     )
     command(
         "db-urls",

@@ -21,11 +21,14 @@ from loader.core.errors import ConfigError, PipelineError, first_line
 from loader.core.legacy_schema import LEGACY_SCHEMA
 from loader.core.models import RunCommand, RunStatus
 from loader.publish.gates import ChangeLimit, GateFailed, RejectBudget, rejected_counts
+from loader.publish.ledger import DEFAULT_KEEP_RUNS
 from loader.publish.publish import publish
 from loader.publish.relations import relation
 from loader.publish.write import DeletePolicy
+from loader.runs.history import earlier_runs
 from loader.runs.lock import RunLock, close_abandoned_runs, finish_run, run_lock, start_run
 from loader.runs.report import RunReport, StageTiming, default_report_dir, peak_rss_mib, reason_counts, write_report
+from loader.runs.unrecognised import ranked_values
 from loader.stage.copy import LegacyShape, check_legacy_schema, require_legacy_rows, stage
 from loader.transform.dbt import generate_docs as dbt_docs
 from loader.transform.dbt import require_dbt_compatible, transform
@@ -53,6 +56,8 @@ class RunOptions:
     change_limit: ChangeLimit = field(default_factory=ChangeLimit)
     # Reject an order dated before its user registered (rule O7), rather than migrate it with a warning.
     strict_dates: bool = False
+    # The ledger keeps the partitions of the last this many published runs (this one included); publish drops older.
+    keep_runs: int = DEFAULT_KEEP_RUNS
 
 
 def dbt_vars(settings: Settings, strict_dates: bool = False) -> dict[str, Any]:
@@ -220,6 +225,10 @@ def _classify(report: RunReport, target: Engine) -> None:
     with target.connect() as conn:
         report.set_outcomes(rejected_counts(conn))
         report.reasons = reason_counts(conn)
+        # Each reason's raw values ranked, from the quarantine this run publishes (or plans, or is refused on).
+        report.unrecognised = ranked_values(conn)
+        # The published runs before this one, for the report's progress across runs (from their summaries).
+        report.earlier_runs = earlier_runs(conn, report.run_id or 0)
 
 
 def _publish_step(report: RunReport, target: Engine, options: RunOptions, lock: RunLock) -> None:
@@ -235,7 +244,12 @@ def _publish_step(report: RunReport, target: Engine, options: RunOptions, lock: 
             transaction = conn.begin()
             try:
                 result = publish(
-                    conn, run_id, options.delete_policy, budget=options.budget, change_limit=options.change_limit
+                    conn,
+                    run_id,
+                    options.delete_policy,
+                    budget=options.budget,
+                    change_limit=options.change_limit,
+                    keep_runs=options.keep_runs,
                 )
             except GateFailed as failed:
                 transaction.rollback()
@@ -455,6 +469,12 @@ def format_summary(report: RunReport, report_dir: Path | None = None) -> str:
                 + ", ".join(f"{t} {n}" for t, n in kept.items())
             )
         lines.append(f"ledger rows appended (rejects, merges, warnings): {report.published.ledger_rows}")
+        if report.published.ledger_partitions_dropped:
+            verb = "that would be dropped" if report.dry_run else "dropped"
+            lines.append(
+                f"ledger partitions {verb}, older than the last {report.published.keep_runs} published runs: "
+                + ", ".join(report.published.ledger_partitions_dropped)
+            )
     timings = ", ".join(
         f"{name} {timing.seconds:.1f}s ({timing.rows_per_second:,.0f} rows/s)" for name, timing in report.stages.items()
     )

@@ -46,7 +46,7 @@ from loader.publish.gates import (
     row_counts,
     target_change_gates,
 )
-from loader.publish.ledger import append_ledger
+from loader.publish.ledger import DEFAULT_KEEP_RUNS, append_ledger, drop_old_ledger_partitions
 from loader.publish.reconcile import reconciliation_gates
 from loader.publish.relations import WRITE_ORDER, categories, categories_mart, products
 from loader.publish.write import (
@@ -75,6 +75,9 @@ class PublishResult:
     bulk_tables: tuple[str, ...] = ()
     # Target rows whose legacy row is gone or no longer migrates, left in place by --on-missing keep.
     kept: dict[str, int] = field(default_factory=dict)
+    # Ledger partitions of runs older than the last `keep_runs` published ones, dropped in this transaction.
+    ledger_partitions_dropped: tuple[str, ...] = ()
+    keep_runs: int = DEFAULT_KEEP_RUNS
 
 
 # --- gates before writing -----------------------------------------------------------------------------------
@@ -107,6 +110,7 @@ def publish(
     *,
     budget: RejectBudget | None = None,
     change_limit: ChangeLimit | None = None,
+    keep_runs: int = DEFAULT_KEEP_RUNS,
 ) -> PublishResult:
     """Write the marts into the target tables within the caller's transaction, behind the gates.
 
@@ -167,6 +171,8 @@ def publish(
     gates += reconciliation_gates(conn, delete_policy)
     if not all(gate.passed for gate in gates):
         raise GateFailed(gates)
+    # Last, once every gate has passed: a run that publishes nothing drops nothing.
+    dropped = drop_old_ledger_partitions(conn, run_id, keep_runs)
     return PublishResult(
         written=written,
         deleted=deleted,
@@ -174,4 +180,6 @@ def publish(
         gates=tuple(gates),
         bulk_tables=tuple(sorted(bulk_names, key=[t.name for t in WRITE_ORDER].index)),
         kept=kept,
+        ledger_partitions_dropped=dropped,
+        keep_runs=keep_runs,
     )

@@ -23,6 +23,8 @@ from loader.core.models import RunStatus
 from loader.publish.gates import EXAMPLES, GateResult
 from loader.publish.publish import PublishResult
 from loader.publish.relations import quarantine
+from loader.runs.history import PLOT_NAME, ReasonHistory, RunCounts, plot
+from loader.runs.unrecognised import UNRECOGNISED_CSV, RawValueCount, csv_text, top_values
 
 REPORT_NAME = "migration_report"
 REPORT_DIR_VARIABLE = "LEGACY_MIGRATE_REPORT_DIR"
@@ -140,9 +142,13 @@ class RunReport:
     rows_read: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     reasons: list[ReasonCount] = field(default_factory=list)
+    # Every raw value of every reject and warning reason, ranked (the report shows the top few of each reason).
+    unrecognised: list[RawValueCount] = field(default_factory=list)
     stages: dict[str, StageTiming] = field(default_factory=dict)
     gates: list[GateResult] = field(default_factory=list)
     published: PublishResult | None = None
+    # The published runs before this one (from migration_runs), once this run's reasons are known; None before.
+    earlier_runs: list[RunCounts] | None = None
 
     def set_outcomes(self, rejected: dict[str, dict[str, int]]) -> None:
         """Migrated = read - merged - rejected: the conservation gate checks that the marts agree."""
@@ -151,6 +157,14 @@ class RunReport:
             merged, dropped = counts.get("merged", 0), counts.get("rejected", 0)
             read = self.rows_read.get(legacy_table, 0)
             self.outcomes[legacy_table] = {"migrated": read - merged - dropped, "merged": merged, "rejected": dropped}
+
+    def reason_history(self) -> ReasonHistory | None:
+        """This run's rows per reason beside the earlier runs'; a plan's column is marked planned."""
+        if self.earlier_runs is None or self.run_id is None:
+            return None
+        counts = (((r.legacy_table, r.outcome, r.reason_code), r.rows) for r in self.reasons)
+        status = "planned" if self.dry_run else self.status
+        return ReasonHistory.of(self.earlier_runs, self.run_id, status, counts)
 
     def as_json(self) -> dict[str, Any]:
         published = self.published
@@ -170,6 +184,7 @@ class RunReport:
             "rows_read": self.rows_read,
             "outcomes": self.outcomes,
             "reasons": [reason.as_json() for reason in self.reasons],
+            "unrecognised_top": [value.as_json() for value in top_values(self.unrecognised)],
             "stages": {name: timing.as_json() for name, timing in self.stages.items()},
             "seconds": {name: round(timing.seconds, 3) for name, timing in self.stages.items()},
             "gates": [gate.as_json() for gate in self.gates],
@@ -179,6 +194,9 @@ class RunReport:
             "rows_kept_missing": published.kept if published else {},
             "bulk_tables": list(published.bulk_tables) if published else [],
             "ledger_rows": published.ledger_rows if published else 0,
+            "keep_runs": published.keep_runs if published else None,
+            "ledger_partitions_dropped": len(published.ledger_partitions_dropped) if published else 0,
+            "ledger_partitions_dropped_names": list(published.ledger_partitions_dropped) if published else [],
         }
 
 
@@ -246,6 +264,9 @@ def _markdown(report: RunReport) -> str:
         for reason in report.reasons:
             ids = ", ".join(map(str, reason.example_ids))
             lines.append(f"| {reason.legacy_table} | {reason.outcome} | {reason.reason_code} | {reason.rows} | {ids} |")
+    if history := report.reason_history():
+        lines += ["", *history.markdown()]
+    lines += _unrecognised_markdown(report.unrecognised)
     if report.gates:
         lines += ["", "## Gates", "", "| gate | subject | result | detail |", "|---|---|---|---|"]
         for gate in report.gates:
@@ -267,6 +288,12 @@ def _markdown(report: RunReport) -> str:
             )
         lines.append("")
         lines.append(f"Ledger rows appended (rejects, merges, warnings): {report.published.ledger_rows}.")
+        dropped = report.published.ledger_partitions_dropped
+        lines.append(
+            f"Ledger partitions {'to drop' if report.dry_run else 'dropped'}, older than the last "
+            f"{report.published.keep_runs} published runs: {len(dropped)}"
+            + (f" ({', '.join(dropped)})." if dropped else ".")
+        )
         if report.published.bulk_tables:
             lines.append(
                 "Written on the bulk path (empty before; keys rebuilt and validated in the transaction): "
@@ -289,6 +316,41 @@ def _markdown(report: RunReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cell(value: str | None) -> str:
+    return "(null)" if value is None else "`" + value.replace("|", "/").replace("`", "'").replace("\n", " ") + "`"
+
+
+def _unrecognised_markdown(values: list[RawValueCount]) -> list[str]:
+    """The top raw values of each reject and warning reason, with suggestions where a mapping seed could learn them."""
+    if not values:
+        return []
+    lines = [
+        "",
+        "## What was not understood",
+        "",
+        f"The raw values of each reject and warning reason, most rows first (all of them: {UNRECOGNISED_CSV}). "
+        "A suggestion is the nearest value of the mapping seed by fuzzy score: not applied; approve it with "
+        "`python -m loader review`.",
+        "",
+        "| legacy table | reason | column | rank | raw value | rows | share | example legacy ids | suggestion |",
+        "|---|---|---|---:|---|---:|---:|---|---|",
+    ]
+    for value in top_values(values):
+        suggestion = value.suggestion
+        suggested = (
+            f"suggestion: {suggestion.seed} `{suggestion.spelling}` -> `{suggestion.value}` "
+            f"(score {suggestion.score:.0f})"
+            if suggestion
+            else ""
+        )
+        lines.append(
+            f"| {value.legacy_table} | {value.reason_code} | {value.column_name or ''} | {value.rank} | "
+            f"{_cell(value.raw_value)} | {value.rows} | {value.share:.1%} | "
+            f"{', '.join(map(str, value.example_ids))} | {suggested.replace('|', '/')} |"
+        )
+    return lines
+
+
 def _write_atomically(path: Path, content: str) -> None:
     """Write next to the file, then rename: a killed run never leaves half a report."""
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
@@ -302,6 +364,16 @@ def _write_atomically(path: Path, content: str) -> None:
 def write_report(report: RunReport, folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     markdown, as_json = folder / f"{REPORT_NAME}.md", folder / f"{REPORT_NAME}.json"
-    _write_atomically(as_json, json.dumps(report.as_json(), indent=2, default=str) + "\n")
+    data = report.as_json()
+    # In the report, not in the run's summary: the summaries are what the history is read from.
+    history = report.reason_history()
+    if history:
+        data["reason_history"] = history.as_json()
+    _write_atomically(as_json, json.dumps(data, indent=2, default=str) + "\n")
     _write_atomically(markdown, _markdown(report))
+    if history:
+        # Last: the figures are in the JSON and the Markdown already, whatever becomes of the plot.
+        plot(history, folder / PLOT_NAME)
+    if report.unrecognised:
+        _write_atomically(folder / UNRECOGNISED_CSV, csv_text(report.unrecognised))
     return markdown, as_json

@@ -1,0 +1,129 @@
+"""What was not understood, ranked: raw values per reason and column, with shares, examples and suggestions."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, create_engine, text
+
+from loader.core.contract import QUARANTINE_SCHEMA, reason_codes
+from loader.runs.unrecognised import MAPPING_REASONS, MAPPING_SEEDS, RawValueCount, ranked_values, top_values
+from loader.transform.pandas_engine.pg_text import TextRules
+from tests.support.databases import Databases
+
+# (legacy_table, legacy_id, outcome, reason_code, column_name, raw_value)
+ENTRIES = [
+    *(("old_orders", i, "rejected", "status_unknown", "status_text", "shipt") for i in (9, 3, 5, 7)),
+    *(("old_orders", i, "rejected", "status_unknown", "status_text", "bbb") for i in (11, 12)),
+    *(("old_orders", i, "rejected", "status_unknown", "status_text", "aaa") for i in (21, 22)),
+    ("old_orders", 30, "rejected", "status_unknown", "status_text", None),
+    ("old_orders", 31, "rejected", "user_not_found", "user_identifier_text", "ghost"),
+    ("old_users", 40, "warning", "category_unknown", "category_name_redundant", "Elektronics"),
+    ("old_users", 41, "merged", "duplicate_email", "email", "a@example.com"),
+]
+
+
+@pytest.fixture
+def quarantined(databases: Databases) -> Iterator[Connection]:
+    """A target database holding only a quarantine (and a ledger) with ENTRIES."""
+    url = databases.new_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with create_engine(url).connect() as conn:
+        conn.execute(text(f"create schema {QUARANTINE_SCHEMA}"))
+        columns = (
+            "legacy_table text, legacy_id bigint, outcome text, reason_code text, column_name text, raw_value text"
+        )
+        for name in ("rejects", "warnings"):
+            conn.execute(text(f"create table {QUARANTINE_SCHEMA}.{name} ({columns})"))
+        conn.execute(text(f"create table migration_ledger (run_id int, {columns})"))
+        for entry in ENTRIES:
+            values = dict(zip(("t", "i", "o", "r", "c", "v"), entry, strict=True))
+            table = "warnings" if entry[2] == "warning" else "rejects"
+            conn.execute(text(f"insert into {QUARANTINE_SCHEMA}.{table} values (:t, :i, :o, :r, :c, :v)"), values)
+            conn.execute(text("insert into migration_ledger values (7, :t, :i, :o, :r, :c, :v)"), values)
+        # Another run's entry, which the ledger of run 7 must not count.
+        conn.execute(
+            text(
+                "insert into migration_ledger values (6, 'old_orders', 1, 'rejected', 'status_unknown', "
+                "'status_text', 'shipt')"
+            )
+        )
+        conn.commit()
+        yield conn
+
+
+def _by_value(values: list[RawValueCount]) -> dict[tuple[str, str | None], RawValueCount]:
+    return {(value.reason_code, value.raw_value): value for value in values}
+
+
+def test_values_are_ranked_by_rows_then_by_value_with_shares_and_the_lowest_example_ids(
+    quarantined: Connection,
+) -> None:
+    values = ranked_values(quarantined)
+    status = [value for value in values if value.reason_code == "status_unknown"]
+    # 4 rows first; the two values of 2 rows in the order of their text; the null last.
+    assert [(v.raw_value, v.rows, v.rank) for v in status] == [
+        ("shipt", 4, 1),
+        ("aaa", 2, 2),
+        ("bbb", 2, 3),
+        (None, 1, 4),
+    ]
+    assert [round(v.share, 4) for v in status] == [round(4 / 9, 4), round(2 / 9, 4), round(2 / 9, 4), round(1 / 9, 4)]
+    assert status[0].example_ids == (3, 5, 7)
+    # Reasons of one table and outcome: most rows first; merges are understood rows, left out.
+    assert [v.reason_code for v in values if v.legacy_table == "old_orders"][-1] == "user_not_found"
+    assert "duplicate_email" not in {v.reason_code for v in values}
+    assert len(top_values(values, 2)) == 2 + 1 + 1
+
+
+def test_the_ledger_of_one_run_gives_the_same_ranking_and_ignores_other_runs(quarantined: Connection) -> None:
+    assert ranked_values(quarantined, run_id=7) == ranked_values(quarantined)
+    assert ranked_values(quarantined, run_id=6)[0].rows == 1
+
+
+def test_a_mapping_reason_gets_the_nearest_canonical_value_as_a_suggestion_and_others_none(
+    quarantined: Connection,
+) -> None:
+    values = _by_value(ranked_values(quarantined))
+    shipped = values["status_unknown", "shipt"].suggestion
+    assert shipped is not None and (shipped.seed, shipped.value) == ("status_synonyms", "shipped")
+    assert 0 < shipped.score < 100
+    category = values["category_unknown", "Elektronics"].suggestion
+    assert category is not None and category.value == "Electronics"
+    assert values["user_not_found", "ghost"].suggestion is None
+    assert values["status_unknown", None].suggestion is None
+
+
+def test_every_mapping_reason_is_a_reason_code_and_its_seed_has_the_columns_read(rules: TextRules) -> None:
+    codes = reason_codes()
+    for code, mapping in MAPPING_REASONS.items():
+        assert code in codes
+        assert mapping.read(), mapping.seed
+    assert set(MAPPING_SEEDS) == {"status_synonyms", "category_synonyms", "country_names", "currency_names"}
+    # A country is read from the address's last part, as staging splits it.
+    assert MAPPING_REASONS["country_unknown"].spelling_of("1 Main St, Springfield, Atlantis") == "Atlantis"
+
+
+def test_a_migration_reports_the_top_values_per_reason_and_writes_them_all_to_unrecognised_csv(
+    migrated_template: Databases,
+) -> None:
+    folder = migrated_template.scratch / "reports"
+    report = json.loads((folder / "migration_report.json").read_text())
+    markdown = (folder / "migration_report.md").read_text()
+    with (folder / "unrecognised.csv").open(newline="") as handle:
+        listed = list(csv.DictReader(handle))
+    # Every rejected or warned ledger row is counted once in the CSV, per reason as in the report's reasons.
+    per_reason: dict[tuple[str, str], int] = {}
+    for row in listed:
+        key = (row["legacy_table"], row["reason_code"])
+        per_reason[key] = per_reason.get(key, 0) + int(row["rows"])
+    expected = {(r["legacy_table"], r["reason_code"]): r["rows"] for r in report["reasons"] if r["outcome"] != "merged"}
+    assert per_reason == expected
+    # The template's order naming nobody is among user_not_found's values.
+    assert any(r["reason_code"] == "user_not_found" and r["raw_value"] == "nobody-at-all" for r in listed)
+    top = report["unrecognised_top"]
+    assert top and all(value["rank"] <= 5 for value in top)
+    assert len(top) < len(listed) or all(int(row["rank"]) <= 5 for row in listed)
+    assert "## What was not understood" in markdown

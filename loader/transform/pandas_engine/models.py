@@ -871,6 +871,48 @@ def _candidates_evidence(candidates: pd.Series) -> pd.Series:
     return '{"candidates": ' + candidates.astype("str") + "}"
 
 
+def _evidence(
+    rows: pd.DataFrame, parts: list[tuple[npt.NDArray[np.bool_], Callable[[pd.DataFrame], pd.Series]]]
+) -> pd.Series:
+    """Each row's evidence (NULL by default): for each (mask, build), build's JSON for the rows the mask selects."""
+    evidence = pd.Series(np.nan, index=rows.index, dtype="str")
+    for selected, build in parts:
+        if selected.any():
+            evidence[selected] = build(rows[selected])
+    return evidence
+
+
+def _ambiguous_amount_evidence(orders: pd.DataFrame) -> pd.Series:
+    return _unit_price_evidence(orders, with_reading=False)
+
+
+def _user_candidates_evidence(orders: pd.DataFrame) -> pd.Series:
+    return _candidates_evidence(orders["user_candidate_legacy_ids"])
+
+
+def _product_candidates_evidence(orders: pd.DataFrame) -> pd.Series:
+    return _candidates_evidence(orders["product_candidate_legacy_ids"])
+
+
+def _order_merge_evidence(orders: pd.DataFrame) -> pd.Series:
+    """Rule O3: the survivor, equal in every legacy column but the id (the key is the whole row)."""
+    survivors = orders["first_legacy_order_id"].astype("Int64")
+    return _json_object(
+        [("survivor_legacy_id", survivors), ("matched_on", pd.Series("every_column_but_id", index=orders.index))]
+    )
+
+
+def _user_merge_evidence(users: pd.DataFrame) -> pd.Series:
+    """Rule U1: the survivor and the normalized email both users have."""
+    return _json_object(
+        [
+            ("survivor_legacy_id", users["surviving_legacy_user_id"].astype("Int64")),
+            ("matched_on", pd.Series("email", index=users.index)),
+            ("key", users["email"].astype("str")),
+        ]
+    )
+
+
 def build_rejects(
     legacy: Mapping[str, LegacyTable],
     users: pd.DataFrame,
@@ -902,41 +944,18 @@ def build_rejects(
     )
     user_merged = _bools(not_users["outcome"] == "merged")
     order_merged = _bools(not_orders["outcome"] == "merged")
-    ambiguous = _bools(not_orders["reason_code"] == "amount_ambiguous")
-    order_evidence = pd.Series(np.nan, index=not_orders.index, dtype="str")
-    if ambiguous.any():
-        order_evidence[ambiguous] = _unit_price_evidence(not_orders[ambiguous], with_reading=False)
-    before_registration = _bools(not_orders["reason_code"] == "order_before_registration")
-    if before_registration.any():
-        order_evidence[before_registration] = _registration_evidence(not_orders[before_registration])
-    if order_merged.any():
-        # Rule O3: the survivor, equal in every legacy column but the id (the key is the whole row).
-        survivors = not_orders.loc[order_merged, "first_legacy_order_id"].astype("Int64")
-        order_evidence[order_merged] = _json_object(
-            [
-                ("survivor_legacy_id", survivors),
-                ("matched_on", pd.Series("every_column_but_id", index=survivors.index)),
-            ]
-        )
-    # Rules O1, O2: the legacy ids the reference could mean, sorted.
-    for reason, column in (
-        ("user_ambiguous", "user_candidate_legacy_ids"),
-        ("product_ambiguous", "product_candidate_legacy_ids"),
-    ):
-        ambiguous_reference = _bools(not_orders["reason_code"] == reason)
-        if ambiguous_reference.any():
-            order_evidence[ambiguous_reference] = _candidates_evidence(not_orders.loc[ambiguous_reference, column])
-    user_evidence = pd.Series(np.nan, index=not_users.index, dtype="str")
-    if user_merged.any():
-        # Rule U1: the survivor and the normalized email both users have.
-        merged_users = not_users[user_merged]
-        user_evidence[user_merged] = _json_object(
-            [
-                ("survivor_legacy_id", merged_users["surviving_legacy_user_id"].astype("Int64")),
-                ("matched_on", pd.Series("email", index=merged_users.index)),
-                ("key", merged_users["email"].astype("str")),
-            ]
-        )
+    order_evidence = _evidence(
+        not_orders,
+        [
+            (order_merged, _order_merge_evidence),
+            (_bools(not_orders["reason_code"] == "amount_ambiguous"), _ambiguous_amount_evidence),
+            (_bools(not_orders["reason_code"] == "order_before_registration"), _registration_evidence),
+            # Rules O1, O2: the legacy ids the reference could mean, sorted.
+            (_bools(not_orders["reason_code"] == "user_ambiguous"), _user_candidates_evidence),
+            (_bools(not_orders["reason_code"] == "product_ambiguous"), _product_candidates_evidence),
+        ],
+    )
+    user_evidence = _evidence(not_users, [(user_merged, _user_merge_evidence)])
     parts = [
         (
             legacy["old_users"],

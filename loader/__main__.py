@@ -26,7 +26,8 @@ ENVIRONMENT_HELP = (
     "Reads OLD_DATABASE_URL / NEW_DATABASE_URL, or OLD_DB_* / NEW_DB_* (USER, PASSWORD, HOST, PORT, NAME), from "
     "the environment or .env; a side with neither runs on the embedded PostgreSQL server in .pgdata/. "
     "LEGACY_MIGRATE_REPORT_DIR moves the run report (and the docs site) out of reports/; DBT_TARGET_PATH and "
-    "DBT_LOG_PATH move dbt's artefacts and log out of dbt_project/."
+    "DBT_LOG_PATH move dbt's artefacts and log out of dbt_project/; CORRECTIONS_DIR names the folder of per-row "
+    "corrections (default corrections/, read by stage)."
 )
 
 
@@ -327,7 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
         _add_engine_options,
     )
     command("schema", _schema, "alembic upgrade head: create or upgrade the target tables")
-    command("stage", _stage, "copy the legacy tables into new_good_db's staging schema with COPY", _add_run_options)
+    command(
+        "stage",
+        _stage,
+        "copy the legacy tables (and the per-row corrections of corrections/) into new_good_db's staging schema",
+        _add_run_options,
+    )
     command(
         "transform",
         _transform,

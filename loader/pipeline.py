@@ -25,6 +25,7 @@ from loader.publish.ledger import DEFAULT_KEEP_RUNS
 from loader.publish.publish import publish
 from loader.publish.relations import relation
 from loader.publish.write import DeletePolicy
+from loader.runs.corrections import correction_outcomes
 from loader.runs.history import earlier_runs
 from loader.runs.lock import RunLock, close_abandoned_runs, finish_run, run_lock, start_run
 from loader.runs.report import RunReport, StageTiming, default_report_dir, peak_rss_mib, reason_counts, write_report
@@ -227,6 +228,7 @@ def _classify(report: RunReport, target: Engine) -> None:
         report.reasons = reason_counts(conn)
         # Each reason's raw values ranked, from the quarantine this run publishes (or plans, or is refused on).
         report.unrecognised = ranked_values(conn)
+        report.corrections = correction_outcomes(conn)
         # The published runs before this one, for the report's progress across runs (from their summaries).
         report.earlier_runs = earlier_runs(conn, report.run_id or 0)
 
@@ -468,7 +470,7 @@ def format_summary(report: RunReport, report_dir: Path | None = None) -> str:
                 "kept, their legacy row gone or no longer migrating (--on-missing keep): "
                 + ", ".join(f"{t} {n}" for t, n in kept.items())
             )
-        lines.append(f"ledger rows appended (rejects, merges, warnings): {report.published.ledger_rows}")
+        lines.append(f"ledger rows appended (rejects, merges, warnings, corrections): {report.published.ledger_rows}")
         if report.published.ledger_partitions_dropped:
             verb = "that would be dropped" if report.dry_run else "dropped"
             lines.append(

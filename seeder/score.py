@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from loader.core.config import Settings
-from loader.core.contract import reason_codes
+from loader.core.contract import CORRECTION_REASONS, reason_codes
 from loader.core.db import connect
 from loader.core.errors import PipelineError
 from loader.core.legacy_schema import LEGACY_SCHEMA
@@ -193,10 +193,13 @@ def _score_table(conn: psycopg.Connection, shape: TargetShape, run_id: int) -> N
         ledger as (
             select
                 legacy_id,
-                count(*) filter (where outcome::text <> 'warning') as decisions,
-                min(outcome::text) filter (where outcome::text <> 'warning') as outcome,
-                min(reason_code) filter (where outcome::text <> 'warning') as reason_code,
-                min(merged_into_legacy_id) filter (where outcome::text <> 'warning') as merged_into_legacy_id,
+                count(*) filter (where outcome::text not in ('warning', 'corrected')) as decisions,
+                min(outcome::text) filter (where outcome::text not in ('warning', 'corrected')) as outcome,
+                min(reason_code) filter (where outcome::text not in ('warning', 'corrected')) as reason_code,
+                min(merged_into_legacy_id) filter (where outcome::text not in ('warning', 'corrected'))
+                    as merged_into_legacy_id,
+                -- A person corrected a value of the row (rule C2): the answer key describes the uncorrected row.
+                bool_or(outcome::text = 'corrected') as corrected,
                 array_agg(distinct reason_code) as reasons
             from public.migration_ledger
             where run_id = {run_id} and legacy_table = {legacy_table}
@@ -215,6 +218,7 @@ def _score_table(conn: psycopg.Connection, shape: TargetShape, run_id: int) -> N
                 ledger.reason_code as actual_reason,
                 ledger.merged_into_legacy_id as actual_merged_into,
                 coalesce(ledger.reasons, '{{}}') as actual_reasons,
+                coalesce(ledger.corrected, false) as corrected,
                 {checks}
             from {answer} as answer
             left join actual on actual.legacy_id = answer.legacy_id
@@ -222,9 +226,13 @@ def _score_table(conn: psycopg.Connection, shape: TargetShape, run_id: int) -> N
         )
         select
             joined.*,
-            joined.outcome = joined.actual_outcome
-                and joined.reason_code is not distinct from joined.actual_reason
-                and joined.merged_into_legacy_id is not distinct from joined.actual_merged_into as outcome_right
+            -- NULL for a corrected row: it is not scored against the key (the correction overrides it).
+            case
+                when not joined.corrected
+                    then joined.outcome = joined.actual_outcome
+                        and joined.reason_code is not distinct from joined.actual_reason
+                        and joined.merged_into_legacy_id is not distinct from joined.actual_merged_into
+            end as outcome_right
         from joined
         """
     ).format(
@@ -249,7 +257,8 @@ def _rows(conn: psycopg.Connection, shape: TargetShape, run_id: int) -> dict[str
         migrated as (select {key} as legacy_id from {target}),
         decided as (
             select legacy_id, count(*) as decisions from public.migration_ledger
-            where run_id = {run_id} and legacy_table = {legacy_table} and outcome::text <> 'warning'
+            where run_id = {run_id} and legacy_table = {legacy_table}
+                and outcome::text not in ('warning', 'corrected')
             group by legacy_id
         ),
         accounted as (
@@ -288,14 +297,23 @@ def _rows(conn: psycopg.Connection, shape: TargetShape, run_id: int) -> dict[str
 def _outcomes(conn: psycopg.Connection, shape: TargetShape) -> dict[str, Any]:
     scored = sql.Identifier(f"scored_{shape.legacy_table}")
     matrix = conn.execute(
-        sql.SQL("select outcome, actual_outcome, count(*) from {} group by 1, 2 order by 1, 2").format(scored)
+        sql.SQL(
+            "select outcome, actual_outcome, count(*) from {} where not corrected group by 1, 2 order by 1, 2"
+        ).format(scored)
     ).fetchall()
-    right = conn.execute(sql.SQL("select count(*) filter (where outcome_right), count(*) from {}").format(scored))
+    right = conn.execute(
+        sql.SQL(
+            "select count(*) filter (where outcome_right), count(*) filter (where not corrected), "
+            "count(*) filter (where corrected) from {}"
+        ).format(scored)
+    )
     row = right.fetchone()
     assert row is not None
     return {
         "right": int(row[0]),
         "rows": int(row[1]),
+        # Rows a person's correction changed: left out of the comparison with the key.
+        "corrected": int(row[2]),
         "expected_to_actual": [{"expected": e, "actual": a, "rows": int(n)} for e, a, n in matrix],
     }
 
@@ -309,7 +327,8 @@ def _fields(conn: psycopg.Connection, shape: TargetShape) -> list[dict[str, Any]
         parts.append(sql.SQL("count(*) filter (where {ok}), " + wrong_sql).format(ok=ok))
     query = sql.SQL(
         "select count(*) filter (where outcome = 'migrated'), "
-        "count(*) filter (where outcome = 'migrated' and actual_outcome <> 'migrated'), {} from {}"
+        "count(*) filter (where outcome = 'migrated' and actual_outcome <> 'migrated'), {} from {} "
+        "where not corrected"
     ).format(sql.SQL(", ").join(parts), scored)
     row = conn.execute(query).fetchone()
     assert row is not None
@@ -351,13 +370,30 @@ def _reasons(conn: psycopg.Connection, run_id: int) -> list[dict[str, Any]]:
     statement = sql.SQL(
         """
         with
-        expected as ({expected}),
-        keyed as ({keyed}),
+        expected_all as ({expected}),
+        -- Rows a person corrected (rule C2) are not scored against the key, on either side.
+        corrected as (
+            select legacy_table, legacy_id from public.migration_ledger
+            where run_id = {run_id} and outcome::text = 'corrected'
+        ),
+        keyed as (
+            select * from ({keyed}) as keyed
+            where not exists (
+                select from corrected
+                where corrected.legacy_table = keyed.legacy_table and corrected.legacy_id = keyed.legacy_id
+            )
+        ),
+        expected as (
+            select expected_all.* from expected_all
+            inner join keyed
+                on keyed.legacy_table = expected_all.legacy_table and keyed.legacy_id = expected_all.legacy_id
+        ),
         reported as (
             select distinct ledger.legacy_table, ledger.legacy_id, ledger.reason_code, ledger.merged_into_legacy_id
             from public.migration_ledger as ledger
             inner join keyed on keyed.legacy_table = ledger.legacy_table and keyed.legacy_id = ledger.legacy_id
-            where ledger.run_id = {run_id}
+            -- What became of a correction is about the corrections file, not a rule the key could expect.
+            where ledger.run_id = {run_id} and ledger.reason_code <> all({correction_reasons})
         ),
         both_sides as (
             select
@@ -378,10 +414,17 @@ def _reasons(conn: psycopg.Connection, run_id: int) -> list[dict[str, Any]]:
             count(*) filter (where is_expected and is_reported and same_target)
         from both_sides group by reason_code
         """
-    ).format(expected=sql.SQL(" union all ").join(expected_parts), keyed=keyed, run_id=sql.Literal(run_id))
+    ).format(
+        expected=sql.SQL(" union all ").join(expected_parts),
+        keyed=keyed,
+        run_id=sql.Literal(run_id),
+        correction_reasons=sql.Literal(list(CORRECTION_REASONS.values())),
+    )
     found = {code: (int(e), int(r), int(tp), int(same)) for code, e, r, tp, same in conn.execute(statement)}
     # Every code of the reason_codes seed, so a code the data never calls for still shows when reported.
-    outcomes = {code: reason.outcome for code, reason in reason_codes().items()}
+    outcomes = {
+        code: reason.outcome for code, reason in reason_codes().items() if code not in CORRECTION_REASONS.values()
+    }
     out = []
     for code in dict.fromkeys([*outcomes, *sorted(found)]):
         expected, reported, right, same = found.get(code, (0, 0, 0, 0))
@@ -433,7 +476,7 @@ def _patterns(conn: psycopg.Connection) -> list[dict[str, Any]]:
                 """
                 select {column}, count(*), count(*) filter (where outcome_right),
                     count(*) filter (where outcome_right and case {column} {cases} end)
-                from {scored} group by 1
+                from {scored} where not corrected group by 1
                 """
             ).format(column=sql.Identifier(column), cases=sql.SQL(" ").join(cases), scored=scored)
             counts = {p: (int(n), int(o), int(h)) for p, n, o, h in conn.execute(query)}
@@ -542,6 +585,8 @@ def markdown(report: dict[str, Any]) -> str:
         for cell in outcome["expected_to_actual"]:
             lines.append(f"| {table} | {cell['expected']} | {cell['actual']} | {cell['rows']} |")
         lines.append(f"| {table} | **right** | | {outcome['right']} of {outcome['rows']} |")
+        if outcome["corrected"]:
+            lines.append(f"| {table} | (a person corrected them: not scored) | | {outcome['corrected']} |")
     lines += [
         "",
         "## Fields (rows that should migrate)",

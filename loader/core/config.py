@@ -18,7 +18,14 @@ from dotenv.parser import parse_stream
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from loader.core.contract import DEFAULT_NEW_DB_NAME, DEFAULT_OLD_DB_NAME, DRIVER, PROJECT_ROOT, SEEDS_DIR
+from loader.core.contract import (
+    CORRECTIONS_DIR,
+    DEFAULT_NEW_DB_NAME,
+    DEFAULT_OLD_DB_NAME,
+    DRIVER,
+    PROJECT_ROOT,
+    SEEDS_DIR,
+)
 from loader.core.embedded import embedded_url
 from loader.core.errors import ConfigError
 
@@ -35,7 +42,7 @@ ROLE: dict[Side, str] = {"OLD": "legacy", "NEW": "target"}
 PARTS = ("USER", "PASSWORD", "HOST", "PORT", "NAME")
 KNOWN_KEYS = frozenset(
     {f"{side}_{key}" for side in SIDES for key in ("DATABASE_URL", *(f"DB_{p}" for p in PARTS))}
-    | {"OLD_DB_SCHEMA", "LEGACY_CURRENCY"}
+    | {"OLD_DB_SCHEMA", "LEGACY_CURRENCY", "CORRECTIONS_DIR"}
     # The project's own switches (loader.core.embedded, loader.runs.report, loader.core.cli and this module read them).
     | {"LEGACY_MIGRATE_ENV_FILE", "LEGACY_MIGRATE_PGDATA", "LEGACY_MIGRATE_REPORT_DIR", "LEGACY_MIGRATE_DEBUG"}
 )
@@ -136,6 +143,9 @@ class Settings:
     # The legacy app's own currency (LEGACY_CURRENCY; default USD): a bare amount's, where nothing related names one,
     # and the reading of a symbol several currencies share (rule M2).
     legacy_currency: str = "USD"
+    # The per-row corrections files, one CSV per legacy table (CORRECTIONS_DIR, relative to the project; default
+    # corrections/). The default may be missing (no corrections); a directory named in the settings must exist.
+    corrections_dir: Path = CORRECTIONS_DIR
 
 
 def _env_file_text(env_file: Path) -> str:
@@ -309,7 +319,23 @@ def load_settings() -> Settings:
         new=new,
         legacy_schema=env.get("OLD_DB_SCHEMA", "").strip() or "public",
         legacy_currency=_legacy_currency(env),
+        corrections_dir=_corrections_dir(env),
     )
+
+
+def _corrections_dir(env: dict[str, str]) -> Path:
+    """CORRECTIONS_DIR, relative to the project's folder; corrections/ when unset. A set one must exist: a typo
+    there would otherwise drop every correction without a word."""
+    written = env.get("CORRECTIONS_DIR", "").strip()
+    if not written:
+        return CORRECTIONS_DIR
+    directory = PROJECT_ROOT / Path(written).expanduser()
+    if not directory.is_dir():
+        raise ConfigError(
+            f"CORRECTIONS_DIR={written} is not a directory ({directory}): create it, or unset CORRECTIONS_DIR to "
+            "use corrections/"
+        )
+    return directory
 
 
 def _legacy_currency(env: dict[str, str]) -> str:

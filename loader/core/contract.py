@@ -40,9 +40,11 @@ TRANSFORM_STAMP: Final = "transform_stamp"
 MartTable = Literal["users", "addresses", "product_categories", "products", "orders", "order_items"]
 MART_ORDER: Final[tuple[MartTable, ...]] = get_args(MartTable)
 
-QuarantineTable = Literal["rejects", "warnings"]
+# rejects: every legacy row not migrated; warnings: what migrated rows carry; corrections: each per-row correction
+# of the corrections files and whether it was applied.
+QuarantineTable = Literal["rejects", "warnings", "corrections"]
 QUARANTINE_TABLES: Final[tuple[QuarantineTable, ...]] = get_args(QuarantineTable)
-# The columns of both quarantine tables, in order, with the types their SELECTs give (dbt's contract on the
+# The columns of the quarantine tables, in order, with the types their SELECTs give (dbt's contract on the
 # quarantine models states the same; a test compares them).
 QUARANTINE_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("legacy_table", "text"),
@@ -68,6 +70,34 @@ LEGACY_TABLE_MARTS: Final[dict[LegacyTableName, tuple[MartTable, str]]] = {
 # The legacy tables, parents first: the order stage copies them and publish reconciles them.
 LEGACY_TABLES: Final[tuple[LegacyTableName, ...]] = tuple(LEGACY_TABLE_MARTS)
 
+# Per-row corrections (issue 14): one CSV per legacy table, `<legacy table>.csv`, in the corrections directory
+# (CORRECTIONS_DIR, default PROJECT_ROOT/corrections). Stage copies them all into CORRECTIONS_TABLE in staging,
+# beside the legacy tables of the same snapshot; both transform engines read them from there.
+CORRECTIONS_DIR: Final = PROJECT_ROOT / "corrections"
+CORRECTIONS_TABLE: Final = "corrections"
+CORRECTION_FILE_COLUMNS: Final = ("legacy_id", "column", "raw_value", "corrected_value", "note", "author")
+# The staging table stage writes them into, column by column with its type (the pandas engine and dbt read it).
+CORRECTION_STAGED_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("legacy_table", "text not null"),
+    ("legacy_id", "bigint not null"),
+    ("column_name", "text not null"),
+    ("raw_value", "text"),
+    ("corrected_value", "text"),
+    ("note", "text not null"),
+    ("author", "text not null"),
+    ("source_file", "text not null"),
+    ("line", "integer not null"),
+)
+# What became of a correction: applied (the legacy row holds the raw value it names, and the corrected value reads
+# by the column's rule), stale (the row no longer holds that raw value, or is gone, or its id is repeated) or
+# unparseable (the corrected value does not read); the last two are reported and change nothing.
+CorrectionStatus = Literal["applied", "stale", "unparseable"]
+CORRECTION_STATUSES: Final[tuple[CorrectionStatus, ...]] = get_args(CorrectionStatus)
+# The reason code of each (the quarantine's corrections model writes 'correction_' || status).
+CORRECTION_REASONS: Final[dict[CorrectionStatus, str]] = {
+    status: f"correction_{status}" for status in CORRECTION_STATUSES
+}
+
 # Advisory locks are per database, keyed by two int4s: the project's key, then which lock.
 LOCK_CLASS: Final = 0x1E6AC7
 RUN_LOCK: Final = 1
@@ -77,7 +107,7 @@ PUBLISH_LOCK: Final = 2
 
 
 # The ledger's outcomes a reason code can have (loader.core.models.LedgerOutcome; a test keeps the two equal).
-ReasonOutcome = Literal["rejected", "merged", "warning"]
+ReasonOutcome = Literal["rejected", "merged", "warning", "corrected"]
 REASON_OUTCOMES: Final[tuple[ReasonOutcome, ...]] = get_args(ReasonOutcome)
 
 

@@ -65,6 +65,8 @@ class LedgerOutcome(enum.Enum):
     rejected = "rejected"
     merged = "merged"
     warning = "warning"
+    # A person's correction of one legacy value, applied (corrections/<legacy table>.csv).
+    corrected = "corrected"
 
 
 class User(Base):

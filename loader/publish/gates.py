@@ -10,7 +10,9 @@ from sqlalchemy import BigInteger, Connection, cast, func, literal, or_, select,
 from sqlalchemy.sql.expression import ColumnElement
 
 from loader.core.contract import (
+    CORRECTIONS_TABLE,
     LEGACY_TABLE_MARTS,
+    LEGACY_TABLES,
     QUARANTINE_SCHEMA,
     SNAPSHOT_TABLE,
     STAGING_SCHEMA,
@@ -220,6 +222,104 @@ def conservation_gates(conn: Connection, counts: Mapping[str, TableCounts]) -> l
             gates.append(GateResult("conservation", legacy_table, False, detail))
         else:
             gates.append(GateResult("conservation", legacy_table, True, sums + ", every id once"))
+    return gates
+
+
+def correction_gates(conn: Connection) -> list[GateResult]:
+    """The per-row corrections, checked apart from the transform that applied them: every correction stage copied
+    is in the quarantine once (applied, stale or unparseable: none lost), and every applied one is a staged one
+    (the same raw and corrected values) naming a legacy row that the staging holds once, with the raw value the
+    correction names. A correction applied to a row that no longer held its raw value would rewrite a value nobody
+    looked at."""
+    staged = f"{STAGING_SCHEMA}.{CORRECTIONS_TABLE}"
+    if not conn.execute(select(func.to_regclass(staged).is_not(None))).scalar_one():
+        raise PipelineError(f"{staged} does not exist: run `python -m loader stage` (or `make migrate`) again")
+    corrections = f"{QUARANTINE_SCHEMA}.{CORRECTIONS_TABLE}"
+    copied = int(conn.execute(text(f"select count(*) from {staged}")).scalar_one())
+    by_reason = dict(
+        map(row_values, conn.execute(text(f"select reason_code, count(*) from {corrections} group by reason_code")))
+    )
+    recorded = sum(int(n) for n in by_reason.values())
+    # Each correction once: the staged key (table, id, column) and the quarantine's, compared as sets.
+    unmatched = int(
+        conn.execute(
+            text(
+                f"select count(*) from {staged} as staged full join {corrections} as recorded "
+                "on staged.legacy_table = recorded.legacy_table and staged.legacy_id = recorded.legacy_id "
+                "and staged.column_name = recorded.column_name "
+                "where staged.legacy_id is null or recorded.legacy_id is null"
+            )
+        ).scalar_one()
+    )
+    applied = int(by_reason.get("correction_applied", 0))
+    sums = (
+        f"{copied} corrections = {applied} applied + {int(by_reason.get('correction_stale', 0))} stale + "
+        f"{int(by_reason.get('correction_unparseable', 0))} unparseable"
+    )
+    gates = [
+        GateResult(
+            "conservation",
+            "corrections",
+            copied == recorded and unmatched == 0,
+            sums
+            if copied == recorded and unmatched == 0
+            else f"{copied} staged corrections, {recorded} in "
+            f"{corrections}, {unmatched} of them not on both sides: run the transform again",
+        )
+    ]
+    not_held = []
+    for legacy_table in LEGACY_TABLES:
+        legacy = f"{STAGING_SCHEMA}.{legacy_table}"
+        # Set-based: the applied corrections' staged lines, and the staged legacy rows of their ids, grouped once.
+        # The values compared are the staged ones (what the files say), never the transform's copy of them.
+        ids: Sequence[int] = (
+            conn.execute(
+                text(
+                    f"""
+                    with applied as (
+                        select recorded.legacy_id, recorded.column_name, recorded.raw_value as recorded_raw,
+                            recorded.evidence ->> 'corrected_value' as recorded_corrected, staged.legacy_id is not null
+                                as is_staged, staged.raw_value, staged.corrected_value
+                        from {corrections} as recorded
+                        left join {staged} as staged
+                            on staged.legacy_table = recorded.legacy_table and staged.legacy_id = recorded.legacy_id
+                            and staged.column_name = recorded.column_name
+                        where recorded.outcome = 'corrected' and recorded.legacy_table = :legacy_table
+                    ),
+                    legacy_rows as (
+                        select legacy.id::bigint as legacy_id, count(*) as copies,
+                            (array_agg(to_jsonb(legacy.*)))[1] as legacy_row
+                        from {legacy} as legacy
+                        where legacy.id in (select applied.legacy_id from applied)
+                        group by legacy.id
+                    )
+                    select applied.legacy_id
+                    from applied
+                    left join legacy_rows on legacy_rows.legacy_id = applied.legacy_id
+                    where not coalesce(
+                        applied.is_staged
+                        and applied.recorded_raw is not distinct from applied.raw_value
+                        and applied.recorded_corrected is not distinct from applied.corrected_value
+                        and legacy_rows.copies = 1
+                        and (legacy_rows.legacy_row ->> applied.column_name) is not distinct from applied.raw_value,
+                        false
+                    )
+                    order by applied.legacy_id
+                    """
+                ),
+                {"legacy_table": legacy_table},
+            )
+            .scalars()
+            .all()
+        )
+        not_held += [f"{legacy_table} {legacy_id}" for legacy_id in ids]
+    detail = (
+        f"each of the {applied} applied corrections is a staged one whose legacy row holds its raw value"
+        if not not_held
+        else f"{len(not_held)} applied corrections are not a staged one, or name a row that does not hold its raw "
+        "value, e.g. " + ", ".join(not_held[:EXAMPLES])
+    )
+    gates.append(GateResult("conservation", "corrections applied", not not_held, detail))
     return gates
 
 

@@ -15,7 +15,8 @@ Two write paths, chosen per table:
   row by row at commit costs more than the whole insert; one validating join costs a fraction. DDL is
   transactional, so a failure or a kill before the commit leaves the tables, keys and all, as they were.
 
-Gates: before writing, conservation (every staged legacy row migrated, merged or rejected, exactly once)
+Gates: before writing, conservation (every staged legacy row migrated, merged or rejected, exactly once;
+every per-row correction applied, stale or unparseable, and each applied one still true of its legacy row)
 and the error budget (rejected share per legacy table); after writing and before the commit, a
 reconciliation of business values between the staged legacy rows and the target. A failed gate raises
 GateFailed and the caller rolls back: nothing is published.
@@ -40,6 +41,7 @@ from loader.publish.gates import (
     budget_gates,
     classified_counts,
     conservation_gates,
+    correction_gates,
     legacy_high_water,
     legacy_shrink_gates,
     require_current_transform,
@@ -130,6 +132,7 @@ def publish(
     counts = classified_counts(conn)
     gates = [
         *conservation_gates(conn, counts),
+        *correction_gates(conn),
         *budget_gates(counts, budget),
         *legacy_shrink_gates(counts, legacy_high_water(conn), change_limit),
     ]

@@ -5,14 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Text, and_, cast, exists, func, literal, or_, select, tuple_
+from sqlalchemy import BigInteger, Connection, Text, and_, case, cast, exists, func, literal, or_, select, tuple_
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.expression import ColumnElement
 
-from loader.core.contract import STAGING_SCHEMA
+from loader.core.contract import CORRECTIONS_TABLE, STAGING_SCHEMA
 from loader.core.db import row_values
 from loader.publish.gates import EXAMPLES, GateResult
-from loader.publish.relations import items, items_mart, orders, orders_mart, products, rejects, relation, users
+from loader.publish.relations import (
+    items,
+    items_mart,
+    orders,
+    orders_mart,
+    products,
+    quarantine,
+    rejects,
+    relation,
+    users,
+)
 from loader.publish.write import DeletePolicy
 
 
@@ -73,13 +83,43 @@ def _pair_fingerprint(legacy_id: ColumnElement[Any], value: ColumnElement[Any]) 
 
 
 def _quantity_gate(conn: Connection) -> GateResult:
-    """Every migrated legacy order kept its legacy quantity: the staged rows the transform classified as
-    migrated (staged minus rejected or merged) and the order-items mart hold the same (id, quantity) pairs.
+    """Every migrated legacy order kept its legacy quantity, or the one a person's correction gave it: the staged
+    rows the transform classified as migrated (staged minus rejected or merged) and the order-items mart hold the
+    same (id, quantity) pairs.
 
     Compared as fingerprints (one scan of each side, no million-row join); with this, the order-by-order
     comparisons below, taken over the mart's quantities, hold for the legacy quantities too.
     """
     staged = relation(STAGING_SCHEMA, "old_orders", "id", "quantity")
+    # A quantity a person corrected (rule C2) is the legacy quantity as corrected: the staged correction's value
+    # (the file's, not the transform's copy of it), where the transform applied it. One that is no integer is
+    # NULL here, so the legacy quantity stands and the comparison fails rather than the cast.
+    recorded = quarantine("corrections")
+    staged_corrections = relation(
+        STAGING_SCHEMA, CORRECTIONS_TABLE, "legacy_table", "legacy_id", "column_name", "corrected_value"
+    )
+    written = func.btrim(staged_corrections.c.corrected_value)
+    corrected_quantities = (
+        select(
+            cast(staged_corrections.c.legacy_id, BigInteger).label("legacy_id"),
+            case((written.regexp_match("^[+-]?[0-9]{1,9}$"), cast(written, BigInteger))).label("quantity"),
+        )
+        .join_from(
+            staged_corrections,
+            recorded,
+            and_(
+                recorded.c.legacy_table == staged_corrections.c.legacy_table,
+                recorded.c.legacy_id == staged_corrections.c.legacy_id,
+                recorded.c.column_name == staged_corrections.c.column_name,
+            ),
+        )
+        .where(
+            staged_corrections.c.legacy_table == "old_orders",
+            staged_corrections.c.column_name == "quantity",
+            recorded.c.outcome == "corrected",
+        )
+        .subquery("corrected_quantities")
+    )
     not_migrated = (
         select(literal(1))
         .select_from(rejects)
@@ -87,8 +127,11 @@ def _quantity_gate(conn: Connection) -> GateResult:
         .exists()
     )
     # A row without an id is always rejected (legacy_id_missing), and no NOT EXISTS can match it by id.
-    legacy_side = select(func.count(), _pair_fingerprint(staged.c.id, staged.c.quantity)).where(
-        staged.c.id.is_not(None), ~not_migrated
+    quantity = func.coalesce(corrected_quantities.c.quantity, staged.c.quantity)
+    legacy_side = (
+        select(func.count(), _pair_fingerprint(staged.c.id, quantity))
+        .select_from(staged.outerjoin(corrected_quantities, corrected_quantities.c.legacy_id == staged.c.id))
+        .where(staged.c.id.is_not(None), ~not_migrated)
     )
     mart_side = select(
         func.count(), _pair_fingerprint(items_mart.c.legacy_order_id, items_mart.c.quantity)

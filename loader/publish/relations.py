@@ -48,7 +48,8 @@ items_mart = mart("order_items", "legacy_order_id", "legacy_product_id", "quanti
 
 
 def quarantine(name: QuarantineTable) -> TableClause:
-    """dbt's quarantine: `rejects` (rejected and merged legacy rows) or `warnings` (repairs to migrated rows)."""
+    """dbt's quarantine: `rejects` (rejected and merged legacy rows), `warnings` (repairs to migrated rows) or
+    `corrections` (each per-row correction: applied, or why not)."""
     return relation(QUARANTINE_SCHEMA, name, *QUARANTINE_COLUMN_NAMES)
 
 

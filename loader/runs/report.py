@@ -23,6 +23,7 @@ from loader.core.models import RunStatus
 from loader.publish.gates import EXAMPLES, GateResult
 from loader.publish.publish import PublishResult
 from loader.publish.relations import quarantine
+from loader.runs.corrections import CorrectionOutcome, corrections_markdown
 from loader.runs.history import PLOT_NAME, ReasonHistory, RunCounts, plot
 from loader.runs.unrecognised import UNRECOGNISED_CSV, RawValueCount, csv_text, top_values
 
@@ -144,6 +145,8 @@ class RunReport:
     reasons: list[ReasonCount] = field(default_factory=list)
     # Every raw value of every reject and warning reason, ranked (the report shows the top few of each reason).
     unrecognised: list[RawValueCount] = field(default_factory=list)
+    # Every per-row correction and what became of it (applied, stale, unparseable).
+    corrections: list[CorrectionOutcome] = field(default_factory=list)
     stages: dict[str, StageTiming] = field(default_factory=dict)
     gates: list[GateResult] = field(default_factory=list)
     published: PublishResult | None = None
@@ -185,6 +188,7 @@ class RunReport:
             "outcomes": self.outcomes,
             "reasons": [reason.as_json() for reason in self.reasons],
             "unrecognised_top": [value.as_json() for value in top_values(self.unrecognised)],
+            "corrections": [correction.as_json() for correction in self.corrections],
             "stages": {name: timing.as_json() for name, timing in self.stages.items()},
             "seconds": {name: round(timing.seconds, 3) for name, timing in self.stages.items()},
             "gates": [gate.as_json() for gate in self.gates],
@@ -267,6 +271,7 @@ def _markdown(report: RunReport) -> str:
     if history := report.reason_history():
         lines += ["", *history.markdown()]
     lines += _unrecognised_markdown(report.unrecognised)
+    lines += corrections_markdown(report.corrections)
     if report.gates:
         lines += ["", "## Gates", "", "| gate | subject | result | detail |", "|---|---|---|---|"]
         for gate in report.gates:
@@ -287,7 +292,7 @@ def _markdown(report: RunReport) -> str:
                 f"{report.published.kept.get(target_table, 0)} |"
             )
         lines.append("")
-        lines.append(f"Ledger rows appended (rejects, merges, warnings): {report.published.ledger_rows}.")
+        lines.append(f"Ledger rows appended (rejects, merges, warnings, corrections): {report.published.ledger_rows}.")
         dropped = report.published.ledger_partitions_dropped
         lines.append(
             f"Ledger partitions {'to drop' if report.dry_run else 'dropped'}, older than the last "

@@ -22,7 +22,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, text
 
-from loader.core.contract import QUARANTINE_SCHEMA, QUARANTINE_TABLES, SEEDS_DIR
+from loader.core.contract import CORRECTION_REASONS, QUARANTINE_SCHEMA, SEEDS_DIR, QuarantineTable
 from loader.transform.pandas_engine.parse import mapping_key
 from loader.transform.pandas_engine.pg_text import TextRules, rules_for
 
@@ -207,10 +207,16 @@ order by ranked.legacy_table, ranked.outcome, ranked.reason_rows desc, ranked.re
 """
 
 _COLUMNS = "legacy_table, legacy_id, outcome::text as outcome, reason_code, column_name, raw_value"
-_FROM_LEDGER = f"with entries as (select {_COLUMNS} from migration_ledger where run_id = :run_id),"
+# The legacy values the rules did not understand: not the corrections people wrote (their own report section).
+_NOT_CORRECTIONS = "reason_code not in (" + ", ".join(f"'{code}'" for code in CORRECTION_REASONS.values()) + ")"
+_FROM_LEDGER = (
+    f"with entries as (select {_COLUMNS} from migration_ledger where run_id = :run_id and {_NOT_CORRECTIONS}),"
+)
+# The quarantine tables of legacy values (the corrections table holds what people wrote).
+_VALUE_TABLES: tuple[QuarantineTable, ...] = ("rejects", "warnings")
 _FROM_QUARANTINE = (
     "with entries as ("
-    + " union all ".join(f"select {_COLUMNS} from {QUARANTINE_SCHEMA}.{name}" for name in QUARANTINE_TABLES)
+    + " union all ".join(f"select {_COLUMNS} from {QUARANTINE_SCHEMA}.{name}" for name in _VALUE_TABLES)
     + "),"
 )
 

@@ -26,7 +26,7 @@ from psycopg2 import sql
 from tqdm import tqdm
 
 from loader.core.config import Settings
-from loader.core.contract import SNAPSHOT_TABLE, STAGING_SCHEMA
+from loader.core.contract import CORRECTIONS_TABLE, SNAPSHOT_TABLE, STAGING_SCHEMA
 from loader.core.db import connect_for_copy
 from loader.core.errors import PipelineError
 from loader.core.legacy_schema import (
@@ -40,6 +40,7 @@ from loader.core.legacy_schema import (
     required_columns,
 )
 from loader.core.log import progress_bar
+from loader.stage.corrections import CorrectionFile, copy_corrections, read_corrections
 
 LOADING_SUFFIX = "__loading"
 # One row: when the legacy snapshot was taken, on the legacy server's clock and in its time zone (the legacy
@@ -329,10 +330,17 @@ def _copy_table(
 
 
 def _swap_in(
-    target: psycopg2.extensions.connection, counts: Mapping[str, int], counted: Mapping[str, int], taken_at: object
+    target: psycopg2.extensions.connection,
+    counts: Mapping[str, int],
+    counted: Mapping[str, int],
+    taken_at: object,
+    corrections: list[CorrectionFile],
 ) -> None:
-    """Replace the staging tables by the loaded ones, inside the target's open transaction."""
+    """Replace the staging tables by the loaded ones and the corrections by the files' current ones, inside the
+    target's open transaction."""
     with target.cursor() as cursor:
+        cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(STAGING_SCHEMA, CORRECTIONS_TABLE)))
+        copy_corrections(cursor, corrections, CORRECTIONS_TABLE)
         for table in counts:
             final = sql.Identifier(STAGING_SCHEMA, table)
             cursor.execute(sql.SQL("drop table if exists {}").format(final))
@@ -527,9 +535,13 @@ def stage(
     at any point before that commit leaves the previous staging tables as they were (at worst a loading table
     stays behind, which the next stage replaces), and a reader never sees half a table. A legacy table
     truncated or replaced while the stage reads it stops the stage before the swap (`check_read_whole`), and so
-    does `before_commit` when it raises (the pipeline checks its run lock there).
+    does `before_commit` when it raises (the pipeline checks its run lock there). The per-row corrections files
+    are read and checked before anything connects, and copied into `staging.corrections` in the swap's
+    transaction, so they belong to the same staging.
     """
     where = settings.old.describe()
+    # Before anything connects: a corrections file that cannot be read stops the stage with nothing written.
+    corrections = read_corrections(settings.corrections_dir)
     with (
         # closing(): a psycopg2 connection's own `with` ends a transaction but leaves the connection open.
         closing(connect_for_copy(settings.old)) as watch,
@@ -580,7 +592,11 @@ def stage(
         except BaseException:
             _drop_loading(target, tables)
             raise
-        _swap_in(target, counts, counted, taken_at)
+        try:
+            _swap_in(target, counts, counted, taken_at, corrections)
+        except BaseException:
+            _drop_loading(target, tables)
+            raise
         target.commit()
         source.rollback()
     return counts

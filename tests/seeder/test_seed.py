@@ -83,7 +83,7 @@ def test_the_loader_never_copies_the_answer_key(databases: Databases) -> None:
     with databases.new() as conn:
         assert count(conn, "select count(*) from pg_namespace where nspname = 'answer_key'") == 0
         staged = {row[0] for row in conn.execute("select tablename from pg_tables where schemaname = 'staging'")}
-    assert staged <= {"old_users", "old_products", "old_orders", "legacy_snapshot"}
+    assert staged <= {"old_users", "old_products", "old_orders", "legacy_snapshot", "corrections"}
 
 
 def test_no_pipeline_code_mentions_the_answer_key() -> None:

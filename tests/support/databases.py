@@ -58,9 +58,18 @@ class Databases:
             DBT_LOG_PATH=str(self.scratch / "dbt_logs"),
             # The run report too, so no test writes into the project's reports/.
             LEGACY_MIGRATE_REPORT_DIR=str(self.scratch / "reports"),
+            # And the per-row corrections: none unless a test writes some here, whatever corrections/ holds.
+            CORRECTIONS_DIR=str(self.corrections_dir),
         )
         env.update(overrides)
         return env
+
+    @property
+    def corrections_dir(self) -> Path:
+        """This pair's corrections folder (CORRECTIONS_DIR in env()), created empty on first use."""
+        folder = self.scratch / "corrections"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def old(self) -> psycopg.Connection:
         return psycopg.connect(self.old_url, autocommit=True)

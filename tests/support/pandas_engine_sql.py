@@ -48,16 +48,20 @@ def macro_sql(name: str, *arguments: str) -> str:
 
 
 @cache
-def model_sql(path: str, **sources: str) -> str:
-    """A model's SELECT with its sources replaced by the given tables (staging models only: no ref())."""
+def model_sql(path: str, refs: tuple[tuple[str, str], ...] = (), **sources: str) -> str:
+    """A model's SELECT with its sources and refs (as (model, table) pairs: cached, so hashable) replaced by the
+    given tables (staging models: their sources, and the ref to stg_legacy__corrections)."""
     template = _macro_source() + "\n" + (DBT_PROJECT / "models" / path).read_text()
 
     def source(_schema: str, table: str) -> str:
         return sources[table]
 
+    def ref(name: str) -> str:
+        return dict(refs)[name]
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return _environment(source=source).from_string(template).render()
+        return _environment(source=source, ref=ref).from_string(template).render()
 
 
 def evaluate(conn: psycopg.Connection[Any], expression: str, values: Sequence[str | None]) -> list[Any]:

@@ -8,6 +8,7 @@
 -- depends_on: {{ ref('order_items') }}
 -- depends_on: {{ ref('rejects') }}
 -- depends_on: {{ ref('warnings') }}
+-- depends_on: {{ ref('corrections') }}
 with
 
 snapshot as (

@@ -1,7 +1,33 @@
 with
 
-source as (
+legacy as (
     select * from {{ source('legacy', 'old_orders') }}
+),
+
+applied_corrections as (
+    select * from {{ ref('stg_legacy__corrections') }}
+    where legacy_table = 'old_orders' and correction_status = 'applied'
+),
+
+-- A person's correction (issue 14) replaces a raw value, so it stands in for it here, before the first rule reads
+-- it, in the one place the raw values are read: the reason for a join in a staging model.
+source as (
+    {{
+        corrected_source(
+            'legacy',
+            'applied_corrections',
+            [
+                'user_identifier_text',
+                'order_date_str',
+                'status_text',
+                'product_name_redundant',
+                'quantity',
+                'unit_price_str_redundant',
+                'total_order_amount_str',
+            ],
+            {'quantity': 'integer'}
+        )
+    }}
 ),
 
 currencies as (
@@ -29,7 +55,9 @@ cleaned as materialized (
         source.total_order_amount_str as total_raw,
         {{ clean_text('source.total_order_amount_str') }} as total_text,
         {{ money_amount_text(clean_text('source.total_order_amount_str')) }} as total_amount_text,
-        to_jsonb(source.*) as legacy_row
+        -- The row as the legacy table holds it, corrections or not: the ledger's raw_row.
+        source.legacy_row,
+        source.corrected_values
     from source
 ),
 
@@ -49,8 +77,17 @@ split as materialized (
 parsed as materialized (
     select
         split.*,
-        -- Rule O3 compares whole rows but the id; a 16-byte digest keeps that comparison cheap.
-        md5((split.legacy_row - 'id')::text)::uuid as legacy_row_digest,
+        -- Rule O3 compares whole rows but the id, as corrected; a 16-byte digest keeps that comparison cheap.
+        md5(
+            (
+                (
+                    case
+                        when split.corrected_values is null then split.legacy_row
+                        else split.legacy_row || split.corrected_values
+                    end
+                ) - 'id'
+            )::text
+        )::uuid as legacy_row_digest,
         {{ parse_timestamp('split.ordered_at_text') }} as ordered_at,
         {{ parse_money_amount('split.unit_price_text', 'split.unit_price_digits') }} as unit_price_amount,
         {{ money_reading('split.unit_price_digits', 'thousands') }} as unit_price_thousands_reading,

@@ -1,7 +1,30 @@
 with
 
-source as (
+legacy as (
     select * from {{ source('legacy', 'old_products') }}
+),
+
+applied_corrections as (
+    select * from {{ ref('stg_legacy__corrections') }}
+    where legacy_table = 'old_products' and correction_status = 'applied'
+),
+
+-- A person's correction (issue 14) replaces a raw value, so it stands in for it here, before the first rule reads
+-- it, in the one place the raw values are read: the reason for a join in a staging model.
+source as (
+    {{
+        corrected_source(
+            'legacy',
+            'applied_corrections',
+            [
+                'product_name',
+                'description',
+                'price_str',
+                'category_name_redundant',
+                'created_at_str',
+            ],
+        )
+    }}
 ),
 
 currencies as (
@@ -23,7 +46,8 @@ cleaned as materialized (
         {{ mapping_key(clean_text('source.category_name_redundant')) }} as category_key,
         source.created_at_str as created_at_raw,
         {{ clean_text('source.created_at_str') }} as created_at_text,
-        to_jsonb(source.*) as legacy_row
+        -- The row as the legacy table holds it, corrections or not: the ledger's raw_row.
+        source.legacy_row
     from source
 ),
 

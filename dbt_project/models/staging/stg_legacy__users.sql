@@ -3,8 +3,32 @@
 
 with
 
-source as (
+legacy as (
     select * from {{ source('legacy', 'old_users') }}
+),
+
+applied_corrections as (
+    select * from {{ ref('stg_legacy__corrections') }}
+    where legacy_table = 'old_users' and correction_status = 'applied'
+),
+
+-- A person's correction (issue 14) replaces a raw value, so it stands in for it here, before the first rule reads
+-- it, in the one place the raw values are read: the reason for a join in a staging model.
+source as (
+    {{
+        corrected_source(
+            'legacy',
+            'applied_corrections',
+            [
+                'username',
+                'email',
+                'full_name',
+                'registration_date_str',
+                'address_combined',
+                'phone_number_str',
+            ],
+        )
+    }}
 ),
 
 -- `as materialized` (here and in the CTEs below): PostgreSQL would otherwise inline each CTE into every place that
@@ -31,8 +55,8 @@ cleaned as materialized (
         ) as address_text,
         source.phone_number_str as phone_raw,
         {{ clean_text('source.phone_number_str') }} as phone_text,
-        -- source.*, not source: an extra legacy column named `source` would stand in for the row.
-        to_jsonb(source.*) as legacy_row
+        -- The row as the legacy table holds it, corrections or not: the ledger's raw_row.
+        source.legacy_row
     from source
 ),
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from loader.core.config import Settings
-from loader.core.contract import SNAPSHOT_TABLE
+from loader.core.contract import CORRECTIONS_TABLE, SNAPSHOT_TABLE
 from loader.core.db import connect, connect_for_copy
 from loader.core.errors import PipelineError
 from loader.core.legacy_schema import LEGACY_SCHEMA, required_columns
@@ -35,6 +35,17 @@ def _check_columns(table: str, columns: list[io.StagedColumn]) -> None:
             )
 
 
+def _check_correction_columns(columns: list[io.StagedColumn]) -> None:
+    """The staged corrections table as stage writes it (loader/stage/corrections.py), even when it is empty."""
+    names = [column.name for column in columns]
+    if names[: len(models.CORRECTION_COLUMNS)] != list(models.CORRECTION_COLUMNS):
+        state = "does not exist" if not columns else f"has the columns {', '.join(names)}"
+        raise PipelineError(
+            f"the staging table {CORRECTIONS_TABLE} {state}, where stage writes "
+            f"{', '.join(models.CORRECTION_COLUMNS)}: run `python -m loader stage` again"
+        )
+
+
 def _text_rules(provider: str, ctype: str) -> TextRules:
     try:
         return rules_for(provider, ctype)
@@ -56,14 +67,18 @@ def _transformed(settings: Settings, project: Project) -> tuple[models.Outputs, 
             if not io.staged_columns(cursor, project.staging_schema, SNAPSHOT_TABLE):
                 raise PipelineError(f"the staging table {SNAPSHOT_TABLE} does not exist: run `python -m loader stage`")
             snapshot_taken_at = io.read_snapshot(cursor, project.staging_schema, SNAPSHOT_TABLE)
+            correction_columns = io.staged_columns(cursor, project.staging_schema, CORRECTIONS_TABLE)
+            _check_correction_columns(correction_columns)
         legacy: dict[str, models.LegacyTable] = {
             table: models.LegacyTable(
                 table, tuple(table_columns), io.read_staged(source, project.staging_schema, table, table_columns)
             )
             for table, table_columns in columns.items()
         }
+        # The per-row corrections (rule C2), staged with the legacy tables: from the same snapshot.
+        corrections = io.read_staged(source, project.staging_schema, CORRECTIONS_TABLE, correction_columns)
         source.rollback()
-    outputs = models.transform(legacy, snapshot_taken_at, project, _text_rules(str(provider), str(ctype)))
+    outputs = models.transform(legacy, corrections, snapshot_taken_at, project, _text_rules(str(provider), str(ctype)))
     models.check_conservation(legacy, outputs)
     models.check_mart_tests(outputs)
     return outputs, snapshot_taken_at
@@ -72,9 +87,9 @@ def _transformed(settings: Settings, project: Project) -> tuple[models.Outputs, 
 def run(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Transform the staged legacy tables into the marts and the quarantine; return the rows written per table.
 
-    Writes the tables dbt writes (dbt_marts.*, dbt_quarantine.rejects and warnings), with the same columns and
-    types, so `python -m loader publish` reads either engine's output alike. Nothing is written unless every
-    staged row is migrated or in rejects exactly once, and the marts pass the data tests dbt would fail on.
+    Writes the tables dbt writes (dbt_marts.*, dbt_quarantine.rejects, warnings and corrections), with the same
+    columns and types, so `python -m loader publish` reads either engine's output alike. Nothing is written unless
+    every staged row is migrated or in rejects exactly once, and the marts pass the data tests dbt would fail on.
     `variables` override dbt_project.yml's vars, as `dbt build --vars` does (`{"strict_dates": True}`).
     """
     project = load_project(variables=variables)
@@ -82,6 +97,7 @@ def run(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[
     tables = {project.marts[name]: frame for name, frame in outputs.marts.items()}
     tables[project.rejects] = outputs.rejects
     tables[project.warnings] = outputs.warnings
+    tables[project.corrections] = outputs.corrections
     # Swapped in with the rest, in the same transaction: the stamp names exactly the outputs beside it.
     tables[project.stamp] = pd.DataFrame({"snapshot_taken_at": [snapshot_taken_at]})
     del outputs

@@ -87,20 +87,24 @@ def read_staged(
     with tempfile.TemporaryFile(prefix="pandas-engine-") as spool:
         with connection.cursor() as cursor:
             cursor.copy_expert(query.as_string(connection), spool, size=1 << 16)
-        spool.seek(0)
-        arrow = pa_csv.read_csv(
-            spool,
-            read_options=pa_csv.ReadOptions(column_names=[column.name for column in columns]),
-            # COPY quotes a value holding a newline; the reader must allow one.
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={column.name: column.arrow_type() for column in columns},
-                null_values=[""],
-                strings_can_be_null=True,
-                # COPY writes NULL as an unquoted empty field and '' as a quoted one.
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        # Arrow refuses a CSV of no bytes at all: a table without rows (no corrections, say) is its columns alone.
+        if spool.tell() == 0:
+            arrow = pa.schema([(column.name, column.arrow_type()) for column in columns]).empty_table()
+        else:
+            spool.seek(0)
+            arrow = pa_csv.read_csv(
+                spool,
+                read_options=pa_csv.ReadOptions(column_names=[column.name for column in columns]),
+                # COPY quotes a value holding a newline; the reader must allow one.
+                parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={column.name: column.arrow_type() for column in columns},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    # COPY writes NULL as an unquoted empty field and '' as a quoted one.
+                    quoted_strings_can_be_null=False,
+                ),
+            )
     integer_dtypes = {
         pa.int16(): pd.Int16Dtype(),
         pa.int32(): pd.Int32Dtype(),

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from loader.core.contract import LEGACY_TABLE_MARTS
+from loader.core.contract import CORRECTION_STAGED_COLUMNS, LEGACY_TABLE_MARTS
 from loader.core.errors import PipelineError
 from loader.transform.pandas_engine import parse
 from loader.transform.pandas_engine.io import OutputTable, StagedColumn
@@ -52,6 +52,8 @@ class Outputs:
     marts: dict[str, pd.DataFrame]
     rejects: pd.DataFrame
     warnings: pd.DataFrame
+    # Each per-row correction and what became of it (rule C2).
+    corrections: pd.DataFrame
 
 
 def _bools(values: pd.Series | npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
@@ -244,8 +246,9 @@ def stage_orders(source: pd.DataFrame, rules: TextRules, currencies: Mapping[str
 def first_of_duplicates(orders: LegacyTable) -> pd.Series:
     """Rule O3: per order, the lowest id among the rows equal to it in every legacy column but the id.
 
-    The dbt model compares an md5 of the row's JSON without the id; equal JSON is equal values (NULL equal to NULL
-    too), which is what grouping on every column with dropna=False compares, exactly.
+    The dbt model compares an md5 of the row's JSON without the id, corrected (rule C2: the applied corrections laid
+    over the legacy row), so `orders` holds the corrected rows; equal JSON is equal values (NULL equal to NULL too),
+    which is what grouping on every column with dropna=False compares, exactly.
     """
     others = [column.name for column in orders.columns if column.name != "id"]
     rows = orders.rows
@@ -253,6 +256,126 @@ def first_of_duplicates(orders: LegacyTable) -> pd.Series:
     # Only rows with an id of their own take part: nothing is merged into a row rejected for its id (K1).
     own_ids = ids.where(_bools(_times_staged(ids) == 1))
     return own_ids.groupby([rows[name] for name in others], dropna=False, sort=False).transform("min")
+
+
+# Rule C2 (stg_legacy__corrections and the corrected_source macro): a person's correction of one legacy value,
+# which the staging models above read in place of the raw value where it applies.
+
+# The legacy columns by the rule a corrected value must read by (the `checked` CTE's case); any other column's
+# corrected value reads whatever it holds, NULL included.
+_DATE_COLUMNS = ("registration_date_str", "created_at_str", "order_date_str")
+_MONEY_COLUMNS = ("price_str", "unit_price_str_redundant", "total_order_amount_str")
+_NAME_COLUMNS = ("username", "product_name", "user_identifier_text", "product_name_redundant")
+_QUANTITY = "[+-]?[0-9]{1,9}"
+# The columns of the staging table stage copies the corrections files into (loader/stage/corrections.py).
+CORRECTION_COLUMNS = tuple(name for name, _ in CORRECTION_STAGED_COLUMNS)
+
+
+def _distinct(left: pd.Series, right: pd.Series) -> npt.NDArray[np.bool_]:
+    """left IS DISTINCT FROM right: NULL equals NULL and differs from every value."""
+    left_null, right_null = _bools(left.isna()), _bools(right.isna())
+    # Not `!=` alone: text's NaN is unequal to itself.
+    distinct: npt.NDArray[np.bool_] = (left_null != right_null) | (~left_null & ~right_null & _bools(left != right))
+    return distinct
+
+
+def _rows_by_id(table: LegacyTable, ids: pd.Series) -> pd.DataFrame:
+    """rows_by_id: per legacy id among `ids` that the staged table holds, how many rows hold it (`legacy_rows`) and,
+    where exactly one does, that row (`row`, its position in the staged table; NULL for a repeated id, whose
+    copies may differ: no one of them is the row a correction names)."""
+    staged_ids = table.rows["id"].astype("Int64")
+    named = staged_ids[_bools(staged_ids.isin(ids.dropna().unique()))]
+    rows = pd.DataFrame({"legacy_id": named.array, "row": named.index.to_numpy(dtype=np.int64)})
+    by_id: pd.DataFrame = rows.groupby("legacy_id", sort=False)["row"].agg(["size", "min"])
+    by_id = by_id.set_axis(["legacy_rows", "row"], axis="columns")
+    by_id["row"] = by_id["row"].where(by_id["legacy_rows"] == 1)
+    return by_id
+
+
+def stage_corrections(
+    corrections: pd.DataFrame,
+    legacy: Mapping[str, LegacyTable],
+    project: Project,
+    rules: TextRules,
+    currencies: Mapping[str, str | None],
+) -> pd.DataFrame:
+    """stg_legacy__corrections: each correction (the staged corrections table), the legacy row it names and what
+    becomes of it (rule C2), `correction_status`:
+
+    `stale` unless exactly one staged row has the id and its value of the column, as `->>` reads it (an integer in
+    decimal, NULL as NULL), is the correction's raw_value; else `unparseable` unless the corrected value reads by
+    the column's rule; else `applied`. Also `legacy_rows` (0 for a row that is gone), `legacy_value`, `row` (the
+    named row's position in its staged table, NULL where gone) and `corrected_text` (the corrected value through
+    clean_text). `project` has the folded mappings (transform).
+    """
+    index = corrections.index
+    legacy_rows = pd.Series(0, index=index, dtype="Int64")
+    row = pd.Series(pd.NA, index=index, dtype="Int64")
+    legacy_value = pd.Series(np.nan, index=index, dtype="str")
+    column = corrections["column_name"]
+    for name, table in legacy.items():
+        of_table = _bools(corrections["legacy_table"] == name)
+        if not of_table.any():
+            continue
+        ids = corrections.loc[of_table, "legacy_id"].astype("Int64")
+        by_id = _rows_by_id(table, ids)
+        legacy_rows[of_table] = ids.map(by_id["legacy_rows"]).fillna(0).astype("Int64")
+        row[of_table] = ids.map(by_id["row"]).astype("Int64")
+        for column_name in column[of_table].unique():
+            found = of_table & _bools(column == column_name) & _bools(row.notna())
+            if found.any():
+                named_rows = row[found].to_numpy(dtype=np.int64)
+                legacy_value[found] = _as_text(table.rows[column_name].loc[named_rows]).to_numpy()
+
+    # The corrected value through the first steps of its column's rule (C1, M1-M4, S1, E1), as the staging models
+    # read it. The table is small: every reading is computed for every correction, and the column picks one.
+    text = parse.clean_text(corrections["corrected_value"], rules)
+    spelling_key = parse.mapping_key(text, rules)
+    present = _bools(text.notna())
+    readings = [
+        (_DATE_COLUMNS, _bools(parse.parse_timestamp(text).notna())),
+        # One non-negative amount in a known currency, not ambiguous: a person writes it one way.
+        (_MONEY_COLUMNS, _bools(_money(text, rules, currencies, negative=True).status == "ok")),
+        (("status_text",), _bools(spelling_key.map(project.mappings.statuses).notna())),
+        (("category_name_redundant",), _bools(spelling_key.map(project.mappings.categories).notna())),
+        (("quantity",), _bools(text.str.fullmatch(_QUANTITY))),
+        (("email",), present & parse.is_valid_email(parse.normalize_email(text, rules))),
+        (_NAME_COLUMNS, present),
+    ]
+    reads = np.select(
+        [_bools(column.isin(columns)) for columns, _ in readings], [holds for _, holds in readings], default=True
+    )
+    stale = _bools(legacy_rows != 1) | _distinct(legacy_value, corrections["raw_value"])
+    return corrections.assign(
+        legacy_rows=legacy_rows,
+        legacy_value=legacy_value,
+        row=row,
+        corrected_text=text,
+        correction_status=_status(index, [stale, ~reads], ["stale", "unparseable"], "applied"),
+    )
+
+
+def corrected_rows(table: LegacyTable, corrections: pd.DataFrame) -> pd.DataFrame:
+    """The corrected_source macro: the staged rows with each applied correction (stage_corrections) in place of the
+    raw value it corrects, a quantity as the integer its cleaned corrected value reads, any other column the
+    corrected value exactly as written (NULL included). Only a corrected column is new; the others stay the staged
+    ones, shared (not copied). An applied correction names a row whose id is staged once, so a row takes at most
+    one value per column."""
+    applied = corrections[
+        _bools(corrections["legacy_table"] == table.name) & _bools(corrections["correction_status"] == "applied")
+    ]
+    replaced: dict[str, pd.Series] = {}
+    for column_name, corrected in applied.groupby("column_name", sort=False):
+        rows = corrected["row"].to_numpy(dtype=np.int64)
+        values = table.rows[str(column_name)].copy()
+        if column_name == "quantity":
+            # The model casts the corrected value to integer; a wider column than the legacy one holds any of them.
+            values = values.astype("Int64")
+            values.loc[rows] = corrected["corrected_text"].str.lstrip("+").astype("int64").to_numpy()
+        else:
+            values.loc[rows] = corrected["corrected_value"].to_numpy()
+        replaced[str(column_name)] = values
+    return table.rows.assign(**replaced) if replaced else table.rows
 
 
 # Intermediate (dbt_intermediate.int_*): deduplicate, resolve references, classify every row.
@@ -1151,6 +1274,51 @@ def build_warnings(
     return _quarantine(parts, outcome="warning")
 
 
+def build_corrections(corrections: pd.DataFrame, legacy: Mapping[str, LegacyTable], project: Project) -> pd.DataFrame:
+    """corrections: every correction (stage_corrections) in the quarantine's shape, `corrected` with reason
+    correction_applied where applied, else a warning (correction_stale, correction_unparseable). raw_value is the
+    correction's; evidence the corrected value, note, author, file and line, and for a stale one what the legacy
+    table holds instead (legacy_rows, legacy_value); legacy_row the legacy row as staged, uncorrected, or only its
+    id where it is gone."""
+    status = corrections["correction_status"].astype("str")
+    reason_code = "correction_" + status
+    # As dbt's relationships test on reason_code: every code is one of the reason_codes seed.
+    for code in reason_code.unique():
+        if code not in project.reason_codes:
+            raise PipelineError(f"the reason code {code!r} is not in the reason_codes seed")
+    fields = [
+        ("corrected_value", corrections["corrected_value"]),
+        ("note", corrections["note"]),
+        ("author", corrections["author"]),
+        ("file", corrections["source_file"]),
+        ("line", corrections["line"].astype("Int64")),
+    ]
+    stale_fields = [("legacy_rows", corrections["legacy_rows"]), ("legacy_value", corrections["legacy_value"])]
+    evidence = _json_object(fields).mask(_bools(status == "stale"), _json_object([*fields, *stale_fields]))
+    legacy_ids = corrections["legacy_id"].astype("Int64")
+    legacy_row = '{"id": ' + _as_text(legacy_ids).fillna("null") + "}"
+    for name, table in legacy.items():
+        found = _bools(corrections["legacy_table"] == name) & _bools(corrections["row"].notna())
+        if found.any():
+            legacy_row[found] = legacy_rows(table, corrections.loc[found, "row"].astype("int64")).to_numpy()
+    frame = pd.DataFrame(
+        {
+            "legacy_table": corrections["legacy_table"],
+            "legacy_id": legacy_ids,
+            "outcome": _text(np.where(_bools(status == "applied"), "corrected", "warning"), corrections.index),
+            "stage": "transform",
+            "reason_code": reason_code,
+            "column_name": corrections["column_name"],
+            "raw_value": corrections["raw_value"],
+            "merged_into_legacy_id": pd.Series(pd.NA, index=corrections.index, dtype="Int64"),
+            "evidence": evidence,
+            "legacy_row": legacy_row,
+        },
+        index=corrections.index,
+    )
+    return frame.reset_index(drop=True)
+
+
 # The gate before anything is written.
 
 
@@ -1210,29 +1378,39 @@ def check_mart_tests(outputs: Outputs) -> None:
 
 
 def transform(
-    legacy: Mapping[str, LegacyTable], snapshot_taken_at: datetime | None, project: Project, rules: TextRules
+    legacy: Mapping[str, LegacyTable],
+    corrections: pd.DataFrame,
+    snapshot_taken_at: datetime | None,
+    project: Project,
+    rules: TextRules,
 ) -> Outputs:
-    """Every model, staging to quarantine, on the staged legacy tables."""
+    """Every model, staging to quarantine, on the staged legacy tables and the staged corrections."""
     try:
         mappings = project.mappings.folded(lambda spellings: parse.mapping_key(spellings, rules))
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
     project = replace(project, mappings=mappings)
     currencies = currency_lookup(project, lambda spellings: parse.currency_key(spellings, rules))
-    users = deduplicate_users(_in_chunks(legacy["old_users"].rows, lambda rows: stage_users(rows, rules)), project)
+    staged_corrections = stage_corrections(corrections, legacy, project, rules, currencies)
+    # Rule C2: the staging models (and O3's comparison) read the corrected rows; the quarantine's raw values and
+    # legacy rows stay the legacy table's own.
+    read = {name: replace(table, rows=corrected_rows(table, staged_corrections)) for name, table in legacy.items()}
+    users = deduplicate_users(_in_chunks(read["old_users"].rows, lambda rows: stage_users(rows, rules)), project)
     products = classify_products(
         _in_chunks(
-            legacy["old_products"].rows,
+            read["old_products"].rows,
             lambda rows: stage_products(rows, rules, currencies, project.legacy_currency),
         ),
         project,
     )
-    staged_orders = _in_chunks(legacy["old_orders"].rows, lambda rows: stage_orders(rows, rules, currencies))
+    staged_orders = _in_chunks(read["old_orders"].rows, lambda rows: stage_orders(rows, rules, currencies))
     orders = resolve_orders(
-        staged_orders, first_of_duplicates(legacy["old_orders"]), users, products, project, snapshot_taken_at
+        staged_orders, first_of_duplicates(read["old_orders"]), users, products, project, snapshot_taken_at
     )
+    del read
     return Outputs(
         marts=build_marts(users, products, orders, project),
         rejects=build_rejects(legacy, users, products, orders, project),
         warnings=build_warnings(legacy, users, products, orders, project.mappings),
+        corrections=build_corrections(staged_corrections, legacy, project),
     )

@@ -79,6 +79,8 @@ class Project:
     marts: Mapping[str, OutputTable]
     rejects: OutputTable
     warnings: OutputTable
+    # Each per-row correction and what became of it (rule C2), in the shape of rejects and warnings.
+    corrections: OutputTable
     # Which staging snapshot the outputs were built from: publish refuses outputs of another (as for dbt).
     stamp: OutputTable
 
@@ -188,6 +190,7 @@ def load_project(folder: Path = DBT_PROJECT_DIR, variables: Mapping[str, Any] | 
         marts=_marts(folder),
         rejects=OutputTable(QUARANTINE_SCHEMA, "rejects", QUARANTINE_COLUMNS),
         warnings=OutputTable(QUARANTINE_SCHEMA, "warnings", QUARANTINE_COLUMNS),
+        corrections=OutputTable(QUARANTINE_SCHEMA, "corrections", QUARANTINE_COLUMNS),
         stamp=OutputTable(QUARANTINE_SCHEMA, TRANSFORM_STAMP, (OutputColumn("snapshot_taken_at", "timestamp"),)),
     )
 

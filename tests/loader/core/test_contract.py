@@ -6,7 +6,14 @@ import yaml
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
-from loader.core.contract import DBT_PROJECT_DIR, LEGACY_TABLES, SNAPSHOT_TABLE, STAGING_SCHEMA, dbt_var
+from loader.core.contract import (
+    CORRECTIONS_TABLE,
+    DBT_PROJECT_DIR,
+    LEGACY_TABLES,
+    SNAPSHOT_TABLE,
+    STAGING_SCHEMA,
+    dbt_var,
+)
 from loader.core.models import Base
 
 MARTS_YML = DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml"
@@ -87,4 +94,4 @@ def test_the_staging_schema_dbt_reads_is_the_one_stage_writes() -> None:
     assert dbt_var("legacy_staging_schema") == STAGING_SCHEMA
     sources = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "_legacy__sources.yml").read_text())
     tables = {table["name"] for source in sources["sources"] for table in source["tables"]}
-    assert tables == {*LEGACY_TABLES, SNAPSHOT_TABLE}
+    assert tables == {*LEGACY_TABLES, SNAPSHOT_TABLE, CORRECTIONS_TABLE}

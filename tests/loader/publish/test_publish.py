@@ -97,8 +97,9 @@ def test_migrate_twice_gives_identical_target_checksums_and_writes_nothing(migra
     with migrated.new() as conn:
         before = target_fingerprints(conn)
     result = run_module("loader", "migrate", env=migrated.env())
-    # Conservation, budget, mass change (3 legacy tables, 6 target tables) and reconciliation, all passed.
-    assert "gates: 18 of 18 passed" in result.stdout
+    # Conservation (3 legacy tables and the corrections, twice), budget, mass change (3 legacy tables, 6 target
+    # tables) and reconciliation, all passed.
+    assert "gates: 20 of 20 passed" in result.stdout
     with migrated.new() as conn:
         assert target_fingerprints(conn) == before
         summary = conn.execute("select summary from migration_runs order by run_id desc limit 1").fetchone()
@@ -297,6 +298,36 @@ def test_an_error_budget_overrun_publishes_nothing_and_says_which_table(pending:
         ("truncate staging.old_orders", "emptied by a server crash"),
         # A quantity that is not the legacy one.
         ("update dbt_marts.order_items set quantity = quantity + 1", "quantity per order"),
+        # A per-row correction staged but in no outcome of the transform (lost on the way).
+        (
+            "insert into staging.corrections select 'old_orders', id, 'status_text', status_text, 'shipped', 'a note', "
+            "'ana', 'old_orders.csv', 2 from staging.old_orders where id = (select min(id) from staging.old_orders)",
+            "1 staged corrections, 0 in dbt_quarantine.corrections",
+        ),
+        # A correction the transform applied though the legacy row does not hold the raw value the file names (the
+        # quarantine claiming the value the row holds).
+        (
+            "insert into staging.corrections select 'old_orders', min(id), 'status_text', 'not what it holds', "
+            "'shipped', 'a note', 'ana', 'old_orders.csv', 2 from staging.old_orders; "
+            "insert into dbt_quarantine.corrections select staged.legacy_table, staged.legacy_id, 'corrected', "
+            "'transform', 'correction_applied', staged.column_name, legacy.status_text, null, "
+            "jsonb_build_object('corrected_value', staged.corrected_value), '{}'::jsonb "
+            "from staging.corrections as staged "
+            "inner join staging.old_orders as legacy on legacy.id = staged.legacy_id",
+            "1 applied corrections are not a staged one, or name a row that does not hold its raw value",
+        ),
+        # A quantity correction applied, and the mart holding another quantity than the corrected one.
+        (
+            "insert into staging.corrections select 'old_orders', legacy_order_id, 'quantity', quantity::text, "
+            "(quantity + 1)::text, 'a note', 'ana', 'old_orders.csv', 2 from dbt_marts.order_items "
+            "where legacy_order_id = (select min(legacy_order_id) from dbt_marts.order_items); "
+            "insert into dbt_quarantine.corrections select legacy_table, legacy_id, 'corrected', 'transform', "
+            "'correction_applied', column_name, raw_value, null, "
+            "jsonb_build_object('corrected_value', corrected_value), '{}'::jsonb from staging.corrections; "
+            "update dbt_marts.order_items set quantity = quantity + 2 "
+            "where legacy_order_id = (select legacy_id from staging.corrections)",
+            "quantity per order",
+        ),
     ],
 )
 def test_a_failed_conservation_or_reconciliation_gate_publishes_nothing(

@@ -147,14 +147,16 @@ def test_an_interrupted_loader_cancels_dbts_queries_and_says_so_in_one_line(migr
 
 def test_a_database_error_names_the_node_and_the_databases_own_message(migrated: Databases) -> None:
     with migrated.new() as conn:
-        conn.execute("alter table staging.old_orders rename column quantity to quantity_renamed")
+        conn.execute(
+            "alter table staging.old_orders rename column product_name_redundant to product_name_redundant_renamed"
+        )
     result = run_module("loader", "transform", env=migrated.env(), check=False)
     assert result.returncode == 2
     assert result.stdout == ""
     line = _error_line(result.stderr)
     # The first node to fail is one of the model's unit tests, which read the same column; either names the model.
     assert line.startswith("error: dbt build failed at "), line
-    assert "stg_legacy__orders: column source.quantity does not exist" in line, line
+    assert "stg_legacy__orders: column legacy.product_name_redundant does not exist" in line, line
     assert "skipped" in line and line.endswith("nothing was published")
     assert str(migrated.scratch / "dbt_logs" / "dbt.log") in line
 
@@ -197,7 +199,9 @@ def test_every_session_ended_mid_run_surfaces_as_the_runs_own_error_not_the_lock
     The staging is broken too, so the run fails however far dbt got: the error must be dbt's, not the unlock's.
     """
     with migrated.new() as conn:
-        conn.execute("alter table staging.old_orders rename column quantity to quantity_renamed")
+        conn.execute(
+            "alter table staging.old_orders rename column product_name_redundant to product_name_redundant_renamed"
+        )
     with _loader(migrated, "transform") as loader:
         _wait_for_dbt_sessions(migrated, loader)
         assert f"legacy-migrate transform (pid {loader.pid})" in _terminate(migrated)

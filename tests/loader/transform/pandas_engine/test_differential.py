@@ -131,7 +131,7 @@ def test_pandas_engine_refuses_to_write_when_a_row_is_unaccounted_for() -> None:
         "orders": pd.DataFrame({"legacy_order_id": ids.iloc[:2]}),
     }
     with pytest.raises(PipelineError, match="old_orders: 3 staged, 2 migrated"):
-        models.check_conservation(legacy, models.Outputs(marts, empty_rejects, empty_rejects))
+        models.check_conservation(legacy, models.Outputs(marts, empty_rejects, empty_rejects, empty_rejects))
 
 
 def test_both_engines_never_merge_into_a_rejected_user(databases: Databases) -> None:

@@ -375,7 +375,16 @@ def test_address_split_agrees(conn: psycopg.Connection[Any], rules: TextRules, i
             "select position, 'u' || position, value from unnest(%s::text[]) with ordinality as input(value, position)",
             (inputs,),
         )
-        model = model_sql("staging/stg_legacy__users.sql", old_users="legacy_users")
+        # No per-row corrections (rule C2): the addresses are read as the legacy table holds them.
+        conn.execute(
+            "create temporary table legacy_corrections (legacy_table text, legacy_id bigint, column_name text, "
+            "correction_status text, corrected_json jsonb) on commit drop"
+        )
+        model = model_sql(
+            "staging/stg_legacy__users.sql",
+            refs=(("stg_legacy__corrections", "legacy_corrections"),),
+            old_users="legacy_users",
+        )
         rows = conn.execute(
             f"select {', '.join(ADDRESS_COLUMNS)} from ({model}) as model order by legacy_user_id"
         ).fetchall()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.measure import CommandFailed
 from bench.report import RunInfo, describe_machine, write_reports
-from bench.run import DEFAULT_SIZES, SizeResult, detect_options, run_bench
+from bench.run import DEFAULT_SIZES, Options, SizeResult, detect_options, run_bench
 from bench.server import DEFAULT_PGDATA, PROJECT_ROOT, bench_server
 
 
@@ -47,12 +47,20 @@ def main(argv: list[str] | None = None) -> int:
         "--pgdata", type=Path, default=DEFAULT_PGDATA, help="the bench server's data folder (default .pgdata-bench)"
     )
     parser.add_argument("--seed", type=int, default=42, help="the seeder's random seed")
+    parser.add_argument(
+        "--pandas-up-to",
+        type=int,
+        default=Options.pandas_up_to,
+        metavar="ORDERS",
+        help="run the pandas engine only at sizes up to this many legacy orders (default %(default)s): it holds every "
+        "staged table in one process, about 2.5 GB per million legacy orders",
+    )
     parser.add_argument("--keep-server", action="store_true", help="leave the bench server running at the end")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     taken_at = datetime.now().astimezone()
-    options = detect_options()
+    options = detect_options(args.pandas_up_to)
     if options.profile_note:
         print(f"note: {options.profile_note}", flush=True)
     if not options.pandas_engine:

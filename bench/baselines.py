@@ -44,6 +44,16 @@ def count_rows(server: BenchServer, database: str, relations: Sequence[Relation]
     return counts
 
 
+def database_sizes(server: BenchServer, databases: Sequence[str]) -> dict[str, int]:
+    """Each database's size on disk (pg_database_size), in bytes."""
+    sizes = {}
+    with server.connect() as conn:
+        for database in databases:
+            row = conn.execute("select pg_database_size(%s)", (database,)).fetchone()
+            sizes[database] = int(row[0]) if row else 0
+    return sizes
+
+
 def _psql(server: BenchServer, database: str, *extra: str) -> list[str]:
     # -X: no ~/.psqlrc; ON_ERROR_STOP: a failed statement fails the measurement instead of passing silently.
     return [str(server.psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server.url(database), *extra]

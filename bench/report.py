@@ -107,6 +107,11 @@ def _unavailable(info: RunInfo) -> dict[str, str]:
     missing = {}
     if not info.options.pandas_engine:
         missing["transform (pandas)"] = "not available: `python -m loader transform --help` offers no --engine pandas"
+    elif any(not info.options.pandas_at(size) for size in info.sizes):
+        missing["transform (pandas)"] = (
+            f"not run above {info.options.pandas_up_to:,} legacy orders (--pandas-up-to): the engine holds every "
+            "staged table in one process"
+        )
     return missing
 
 
@@ -181,6 +186,7 @@ def to_json(results: list[SizeResult], info: RunInfo) -> dict[str, Any]:
                 "size": result.size,
                 "legacy_rows": result.legacy_rows,
                 "target_rows": result.target_rows,
+                "database_bytes": result.database_bytes,
                 "stages": [_figure_json(figure) for figure in result.figures],
                 "baselines": [{"baseline": step.name, **_step_json(step)} for step in result.baselines],
             }
@@ -253,9 +259,12 @@ def to_markdown(results: list[SizeResult], info: RunInfo) -> str:
         change = row["rows_per_second_change"]
         cells.append(f"x{change:.2f}" if change is not None else "-")
         lines.append("| " + " | ".join(cells) + " |")
+    measured = set(_measured_stages(results))
     for stage, reason in _unavailable(info).items():
-        cells = [_cell(stage), _cell(BASELINE_OF[stage]), _cell(reason)] + [""] * (len(header) - 3)
-        lines.append("| " + " | ".join(cells) + " |")
+        if stage not in measured:
+            cells = [_cell(stage), _cell(BASELINE_OF[stage]), _cell(reason)] + [""] * (len(header) - 3)
+            lines.append("| " + " | ".join(cells) + " |")
+    lines += [f"\n{stage}: {reason}." for stage, reason in _unavailable(info).items() if stage in measured]
     lines += _goals_markdown(results)
     lines += [
         "",
@@ -278,6 +287,14 @@ def to_markdown(results: list[SizeResult], info: RunInfo) -> str:
             )
     lines += ["", "Rows counted per stage:", ""]
     lines += [f"- {stage}: {ROWS_MEANING[stage]}" for stage in _measured_stages(results)]
+    disk = [result for result in results if result.database_bytes]
+    if disk:
+        lines += ["", "Disk: the bench databases' size (pg_database_size) once each size's last stage ran:", ""]
+        lines += [
+            f"- {_size_label(result.size)}: "
+            + ", ".join(f"{name} {size / 2**30:.1f} GiB" for name, size in result.database_bytes.items())
+            for result in disk
+        ]
     lines.append("")
     return "\n".join(lines)
 

@@ -143,6 +143,8 @@ class SizeResult:
     size: int
     legacy_rows: dict[str, int] = field(default_factory=dict)
     target_rows: dict[str, int] = field(default_factory=dict)
+    # pg_database_size of each bench database once the size's last stage ran (staging, dbt's tables, the target).
+    database_bytes: dict[str, int] = field(default_factory=dict)
     figures: list[Figure] = field(default_factory=list)
     baselines: list[Step] = field(default_factory=list)
 
@@ -156,6 +158,12 @@ class Options:
     pandas_transform: bool
     pandas_migrate: bool
     dbt_engine_flag: bool
+    # The pandas engine holds every staged table in one process (about 2.5 GB per million legacy orders): above
+    # this size it is not run, so the largest sizes fit the machine.
+    pandas_up_to: int = 2_000_000
+
+    def pandas_at(self, size: int) -> bool:
+        return self.pandas_engine and size <= self.pandas_up_to
 
     @property
     def pandas_engine(self) -> bool:
@@ -174,7 +182,7 @@ def _choices(help_text: str, option: str) -> list[str]:
     return [choice.strip() for choice in match.group(1).split(",")] if match else []
 
 
-def detect_options() -> Options:
+def detect_options(pandas_up_to: int = Options.pandas_up_to) -> Options:
     """Read the CLIs' --help: the seeder's profiles and the loader's transform engines change under us."""
     profiles = _choices(_help_text("seeder"), "--profile")
     if WANTED_PROFILE in profiles:
@@ -193,6 +201,7 @@ def detect_options() -> Options:
         pandas_transform="pandas" in transform_engines,
         pandas_migrate="pandas" in migrate_engines,
         dbt_engine_flag="dbt" in transform_engines,
+        pandas_up_to=pandas_up_to,
     )
 
 
@@ -302,7 +311,7 @@ class SizeRun:
 
         staged = baselines.staged_legacy_tables()
         legacy_runs = [baselines.insert_select(server, env, staged)]
-        if self.options.pandas_transform:
+        if self.options.pandas_transform and self.options.pandas_at(size):
             pandas = self._module("loader", "transform", "--engine", "pandas")
             legacy_runs.append(baselines.insert_select(server, env, staged))
             self._figure(
@@ -353,11 +362,12 @@ class SizeRun:
         )
         self.server.recreate(NEW_DB)
         self._figure(result, MIGRATE, self._module("loader", "migrate"), legacy_rows, whole)
-        if self.options.pandas_migrate:
+        if self.options.pandas_migrate and self.options.pandas_at(size):
             self.server.recreate(NEW_DB)
             migrate_pandas = self._module("loader", "migrate", "--engine", "pandas")
             self._figure(result, MIGRATE_PANDAS, migrate_pandas, legacy_rows, whole)
 
+        result.database_bytes = baselines.database_sizes(server, (OLD_DB, NEW_DB))
         result.baselines = [
             from_file,
             pipe,

@@ -109,11 +109,12 @@ final as (
         'transform' as stage,
         located.reason_code,
         located.column_name,
-        located.legacy_row ->> located.column_name as raw_value,
+        found.legacy_row ->> located.column_name as raw_value,
         located.merged_into_legacy_id::bigint as merged_into_legacy_id,
         located.evidence,
-        located.legacy_row
+        found.legacy_row
     from located
+    {{ quarantine_legacy_row('located') }}
 )
 
 select * from final

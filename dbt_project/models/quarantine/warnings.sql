@@ -203,11 +203,12 @@ final as (
         'transform' as stage,
         unioned.reason_code,
         unioned.column_name,
-        unioned.legacy_row ->> unioned.column_name as raw_value,
+        found.legacy_row ->> unioned.column_name as raw_value,
         null::bigint as merged_into_legacy_id,
         unioned.evidence,
-        unioned.legacy_row
+        found.legacy_row
     from unioned
+    {{ quarantine_legacy_row('unioned') }}
 )
 
 select * from final

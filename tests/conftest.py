@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,17 @@ from psycopg import sql
 from loader.transform.pandas_engine.pg_text import TextRules, rules_for
 from tests.support.databases import SQL_LOOKING, Databases, Server, run_module
 
-_names = itertools.count(1)
+# One test at a time per session (a pytest-xdist worker is a session of its own, with its own server), so every
+# test's pair has the same names. dbt then sees the same profile in every test and, with the session's dbt target
+# folder, parses the project in full once, not once per test (its partial-parse file is kept only while the
+# connection settings stay the same).
+OLD_NAME, NEW_NAME = "old_bad_db_test", "new_good_db_test"
+
+
+@pytest.fixture(scope="session")
+def dbt_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dbt's artefacts folder for the tests' pairs, partial-parse file included, shared by the session's tests."""
+    return tmp_path_factory.mktemp("dbt_target")
 
 
 @pytest.fixture(scope="session")
@@ -50,17 +59,12 @@ def rules(conn: psycopg.Connection) -> TextRules:
 
 
 @pytest.fixture
-def databases(server: Server, tmp_path: Path) -> Iterator[Databases]:
+def databases(server: Server, tmp_path: Path, dbt_target: Path) -> Iterator[Databases]:
     """A fresh, empty old and new database pair for one test."""
-    n = next(_names)
-    pair = Databases(server, f"old_bad_db_{n}", f"new_good_db_{n}", tmp_path)
-    with server.admin() as conn:
-        for name in (pair.old_name, pair.new_name):
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    pair = Databases(server, OLD_NAME, NEW_NAME, tmp_path, dbt_target)
+    _create_from(server, pair, None)
     yield pair
-    with server.admin() as conn:
-        for name in (pair.old_name, pair.new_name):
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    _drop(server, pair)
 
 
 TEMPLATE_EXTRA_ROWS = (
@@ -85,6 +89,8 @@ TEMPLATE_EXTRA_ROWS = (
 
 
 def _create_from(server: Server, pair: Databases, template: Databases | None) -> None:
+    # A test that never reached its teardown (killed) left its pair behind: the names are the same every test.
+    _drop(server, pair)
     with server.admin() as conn:
         for name, source in (
             (pair.old_name, template and template.old_name),
@@ -182,20 +188,18 @@ def pending_template(
 
 
 @pytest.fixture
-def pending(pending_template: Databases, server: Server, tmp_path: Path) -> Iterator[Databases]:
+def pending(pending_template: Databases, server: Server, tmp_path: Path, dbt_target: Path) -> Iterator[Databases]:
     """A fresh copy of the pending template for one test: changes staged and transformed, waiting to publish."""
-    n = next(_names)
-    pair = Databases(server, f"old_bad_db_{n}", f"new_good_db_{n}", tmp_path)
+    pair = Databases(server, OLD_NAME, NEW_NAME, tmp_path, dbt_target)
     _create_from(server, pair, pending_template)
     yield pair
     _drop(server, pair)
 
 
 @pytest.fixture
-def migrated(migrated_template: Databases, server: Server, tmp_path: Path) -> Iterator[Databases]:
+def migrated(migrated_template: Databases, server: Server, tmp_path: Path, dbt_target: Path) -> Iterator[Databases]:
     """A fresh copy of the template pair for one test: legacy data staged, transformed and published once."""
-    n = next(_names)
-    pair = Databases(server, f"old_bad_db_{n}", f"new_good_db_{n}", tmp_path)
+    pair = Databases(server, OLD_NAME, NEW_NAME, tmp_path, dbt_target)
     _create_from(server, pair, migrated_template)
     yield pair
     _drop(server, pair)

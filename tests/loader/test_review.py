@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from loader.core.contract import SEEDS_DIR
+from loader.core.contract import PROJECT_ROOT, SEEDS_DIR
 from loader.runs.review import REVIEW_COLUMNS, ReviewRefused, apply_review
 from loader.transform.pandas_engine.pg_text import TextRules
-from tests.support.databases import Databases, run_module
+from tests.support.databases import Databases, copy_project, run_module
 
 HEADER = ",".join(REVIEW_COLUMNS)
 
@@ -104,7 +104,10 @@ def _status_unknown(databases: Databases) -> int:
 
 
 def test_an_approved_suggestion_migrates_the_order_it_was_made_for(migrated: Databases) -> None:
-    env = migrated.env()
+    # The transform reads the project's own seeds (dbt_project/seeds, as dbt's seed-paths says), so the loop
+    # appends to them: here, to a copy of the project's, which the copy's loader reads.
+    project = copy_project(migrated.scratch / "project")
+    env = migrated.env(DBT_TARGET_PATH=str(migrated.scratch / "project_dbt_target"))
     with migrated.new() as conn:
         # A migrated order whose status is not `shipped`, so its copy below is no duplicate once mapped.
         row = conn.execute("select legacy_order_id from orders where status <> 'shipped' order by 1 limit 1").fetchone()
@@ -116,9 +119,9 @@ def test_an_approved_suggestion_migrates_the_order_it_was_made_for(migrated: Dat
             "from old_orders where id = %s",
             (row[0],),
         )
-    run_module("loader", "migrate", env=env)
+    run_module("loader", "migrate", env=env, project=project)
     unknown = _status_unknown(migrated)
-    run_module("loader", "review", env=env)
+    run_module("loader", "review", env=env, project=project)
     review = migrated.scratch / "reports" / "review.csv"
     with review.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -131,17 +134,13 @@ def test_an_approved_suggestion_migrates_the_order_it_was_made_for(migrated: Dat
         writer.writeheader()
         writer.writerow(suggested)
 
-    # The transform reads the project's own seeds (dbt_project/seeds, as dbt's seed-paths says), so the loop
-    # must apply to them; the file is restored byte for byte whatever happens, and nothing else is written.
-    seed = SEEDS_DIR / "status_synonyms.csv"
+    seed = project / SEEDS_DIR.relative_to(PROJECT_ROOT) / "status_synonyms.csv"
     original = seed.read_bytes()
-    try:
-        applied = run_module("loader", "review", "--apply", str(review), env=env)
-        assert "appended to status_synonyms: 'shipt' -> 'shipped'" in applied.stdout
-        assert seed.read_bytes() == original + b"shipt,shipped\n"
-        run_module("loader", "migrate", env=env)
-    finally:
-        seed.write_bytes(original)
+    applied = run_module("loader", "review", "--apply", str(review), env=env, project=project)
+    assert "appended to status_synonyms: 'shipt' -> 'shipped'" in applied.stdout
+    assert seed.read_bytes() == original + b"shipt,shipped\n"
+    assert (SEEDS_DIR / "status_synonyms.csv").read_bytes() == original, "the project's own seed changed"
+    run_module("loader", "migrate", env=env, project=project)
     assert _status_unknown(migrated) == unknown - 1
     with migrated.new() as conn:
         migrated_order = conn.execute("select status from orders where legacy_order_id = 900001").fetchone()

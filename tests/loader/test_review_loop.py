@@ -9,9 +9,9 @@ import csv
 import json
 from typing import Any
 
-from loader.core.contract import CORRECTION_FILE_COLUMNS, SEEDS_DIR
+from loader.core.contract import CORRECTION_FILE_COLUMNS, PROJECT_ROOT, SEEDS_DIR
 from loader.runs.review import REVIEW_COLUMNS
-from tests.support.databases import Databases, run_module
+from tests.support.databases import Databases, copy_project, run_module
 
 # Three copies of a migrated order, each wrong in one place: a status no seed knows, a date nobody can read, a
 # negative quantity; a fourth whose date a person tries to correct with something that is no date either.
@@ -77,7 +77,10 @@ def _order(databases: Databases, legacy_id: int) -> tuple[Any, ...] | None:
 
 
 def test_the_review_loop_migrates_exactly_the_rows_people_mapped_and_corrected(migrated: Databases) -> None:
-    env = migrated.env()
+    # The transform reads the project's own seeds (dbt's seed-paths), so the approved mapping goes there: here, to
+    # a copy of the project's, which the copy's loader reads.
+    project = copy_project(migrated.scratch / "project")
+    env = migrated.env(DBT_TARGET_PATH=str(migrated.scratch / "project_dbt_target"))
     with migrated.new() as conn:
         # A migrated order that is not `shipped` and of quantity under 999, so that no copy below, once mended,
         # repeats it (rule O3) or breaks the quantity limit.
@@ -94,12 +97,12 @@ def test_the_review_loop_migrates_exactly_the_rows_people_mapped_and_corrected(m
     _copy_order(migrated, source_id, UNREADABLE, order_date_str="99/99/2021")
 
     # 1. migrate: the four copies are rejected, each for its own reason.
-    run_module("loader", "migrate", env=env)
+    run_module("loader", "migrate", env=env, project=project)
     before = _rejected(_report(migrated))
     assert all(_order(migrated, legacy_id) is None for legacy_id in (SHIPT, BAD_DATE, NEGATIVE, UNREADABLE))
 
     # 2. review suggests `shipped` for `shipt`; a person approves it.
-    run_module("loader", "review", env=env)
+    run_module("loader", "review", env=env, project=project)
     review = migrated.scratch / "reports" / "review.csv"
     with review.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -120,65 +123,62 @@ def test_the_review_loop_migrates_exactly_the_rows_people_mapped_and_corrected(m
         (UNREADABLE, "order_date_str", "99/99/2021", "soon", "asked the shop", "ben"),
     )
 
-    # The transform reads the project's own seeds (dbt's seed-paths), so the approved mapping goes there; the file
-    # is restored byte for byte whatever happens.
-    seed = SEEDS_DIR / "status_synonyms.csv"
+    seed = project / SEEDS_DIR.relative_to(PROJECT_ROOT) / "status_synonyms.csv"
     original = seed.read_bytes()
-    try:
-        run_module("loader", "review", "--apply", str(review), env=env)
-        # 4. the next migrate migrates exactly the mapped and the corrected rows.
-        run_module("loader", "migrate", env=env)
-        after = _report(migrated)
-        run_id = int(after["run_id"])
-        rejected = _rejected(after)
-        assert sum(before.values()) - sum(rejected.values()) == 3
-        for reason in ("status_unknown", "order_date_invalid", "quantity_not_positive"):
-            assert before[reason] - rejected.get(reason, 0) == 1, reason
-        assert _order(migrated, SHIPT) is not None and _order(migrated, SHIPT)[0] == "shipped"  # type: ignore[index]
-        assert _order(migrated, BAD_DATE)[1] == "2020-01-15"  # type: ignore[index]
-        assert _order(migrated, NEGATIVE)[2] == quantity + 1  # type: ignore[index]
-        assert _order(migrated, UNREADABLE) is None
+    run_module("loader", "review", "--apply", str(review), env=env, project=project)
+    assert seed.read_bytes() == original + b"shipt,shipped\n"
+    assert (SEEDS_DIR / "status_synonyms.csv").read_bytes() == original, "the project's own seed changed"
+    # 4. the next migrate migrates exactly the mapped and the corrected rows.
+    run_module("loader", "migrate", env=env, project=project)
+    after = _report(migrated)
+    run_id = int(after["run_id"])
+    rejected = _rejected(after)
+    assert sum(before.values()) - sum(rejected.values()) == 3
+    for reason in ("status_unknown", "order_date_invalid", "quantity_not_positive"):
+        assert before[reason] - rejected.get(reason, 0) == 1, reason
+    assert _order(migrated, SHIPT) is not None and _order(migrated, SHIPT)[0] == "shipped"  # type: ignore[index]
+    assert _order(migrated, BAD_DATE)[1] == "2020-01-15"  # type: ignore[index]
+    assert _order(migrated, NEGATIVE)[2] == quantity + 1  # type: ignore[index]
+    assert _order(migrated, UNREADABLE) is None
 
-        # The ledger: `corrected` entries with the raw and the corrected value and the note; the refused one is
-        # a warning beside the order's rejection, whose raw value is the legacy one.
-        assert _ledger(migrated, run_id, (BAD_DATE, NEGATIVE, UNREADABLE)) == [
-            (BAD_DATE, "corrected", "correction_applied", "order_date_str", "31/31/2021", "2020-01-15",
-             "invoice 2231 reads 15 Jan 2020", None),
-            (NEGATIVE, "corrected", "correction_applied", "quantity", str(-quantity), str(quantity + 1),
-             "the paper order says one more", None),
-            (UNREADABLE, "warning", "correction_unparseable", "order_date_str", "99/99/2021", "soon",
-             "asked the shop", None),
-            (UNREADABLE, "rejected", "order_date_invalid", "order_date_str", "99/99/2021", None, None, None),
-        ]  # fmt: skip
-        assert {(c["legacy_id"], c["status"]) for c in after["corrections"]} == {
-            (BAD_DATE, "applied"),
-            (NEGATIVE, "applied"),
-            (UNREADABLE, "unparseable"),
-        }
-        assert any(g["subject"] == "corrections applied" and g["passed"] for g in after["gates"])
+    # The ledger: `corrected` entries with the raw and the corrected value and the note; the refused one is
+    # a warning beside the order's rejection, whose raw value is the legacy one.
+    assert _ledger(migrated, run_id, (BAD_DATE, NEGATIVE, UNREADABLE)) == [
+        (BAD_DATE, "corrected", "correction_applied", "order_date_str", "31/31/2021", "2020-01-15",
+         "invoice 2231 reads 15 Jan 2020", None),
+        (NEGATIVE, "corrected", "correction_applied", "quantity", str(-quantity), str(quantity + 1),
+         "the paper order says one more", None),
+        (UNREADABLE, "warning", "correction_unparseable", "order_date_str", "99/99/2021", "soon",
+         "asked the shop", None),
+        (UNREADABLE, "rejected", "order_date_invalid", "order_date_str", "99/99/2021", None, None, None),
+    ]  # fmt: skip
+    assert {(c["legacy_id"], c["status"]) for c in after["corrections"]} == {
+        (BAD_DATE, "applied"),
+        (NEGATIVE, "applied"),
+        (UNREADABLE, "unparseable"),
+    }
+    assert any(g["subject"] == "corrections applied" and g["passed"] for g in after["gates"])
 
-        # 5. the legacy row of a correction changes: the correction is stale, reported and not applied.
-        with migrated.old() as conn:
-            conn.execute("update old_orders set order_date_str = '32/01/2021' where id = %s", (BAD_DATE,))
-        run_module("loader", "migrate", env=env)
-        stale = _report(migrated)
-        assert _order(migrated, BAD_DATE) is None
-        assert _rejected(stale)["order_date_invalid"] == rejected["order_date_invalid"] + 1
-        assert _ledger(migrated, int(stale["run_id"]), (BAD_DATE,)) == [
-            (BAD_DATE, "warning", "correction_stale", "order_date_str", "31/31/2021", "2020-01-15",
-             "invoice 2231 reads 15 Jan 2020", "32/01/2021"),
-            (BAD_DATE, "rejected", "order_date_invalid", "order_date_str", "32/01/2021", None, None, None),
-        ]  # fmt: skip
-        markdown = (migrated.scratch / "reports" / "migration_report.md").read_text()
-        assert "| old_orders.csv:2 | old_orders 900002 | order_date_str | stale | `31/31/2021` | `32/01/2021` |" in (
-            markdown
-        )
-    finally:
-        seed.write_bytes(original)
+    # 5. the legacy row of a correction changes: the correction is stale, reported and not applied.
+    with migrated.old() as conn:
+        conn.execute("update old_orders set order_date_str = '32/01/2021' where id = %s", (BAD_DATE,))
+    run_module("loader", "migrate", env=env, project=project)
+    stale = _report(migrated)
+    assert _order(migrated, BAD_DATE) is None
+    assert _rejected(stale)["order_date_invalid"] == rejected["order_date_invalid"] + 1
+    assert _ledger(migrated, int(stale["run_id"]), (BAD_DATE,)) == [
+        (BAD_DATE, "warning", "correction_stale", "order_date_str", "31/31/2021", "2020-01-15",
+         "invoice 2231 reads 15 Jan 2020", "32/01/2021"),
+        (BAD_DATE, "rejected", "order_date_invalid", "order_date_str", "32/01/2021", None, None, None),
+    ]  # fmt: skip
+    markdown = (migrated.scratch / "reports" / "migration_report.md").read_text()
+    assert "| old_orders.csv:2 | old_orders 900002 | order_date_str | stale | `31/31/2021` | `32/01/2021` |" in (
+        markdown
+    )
 
     # 6. ten no-op reruns: the ledger keeps the last runs' partitions only, each with the corrections' entries.
     for _ in range(10):
-        run_module("loader", "publish", "--keep-runs", "3", env=env)
+        run_module("loader", "publish", "--keep-runs", "3", env=env, project=project)
     with migrated.new() as conn:
         runs = [
             (int(run), int(n))

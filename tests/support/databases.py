@@ -4,6 +4,7 @@ the user runs them."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ class Databases:
     old_name: str
     new_name: str
     scratch: Path
+    # dbt's artefacts: the session's folder for the tests' pairs (see conftest.py), else one in scratch.
+    dbt_target: Path | None = None
 
     @property
     def old_url(self) -> str:
@@ -53,8 +56,8 @@ class Databases:
             NEW_DATABASE_URL=self.new_url,
             LEGACY_MIGRATE_ENV_FILE=os.devnull,
             DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-            # dbt's artefacts and logs per test, so parallel runs never share dbt_project/target.
-            DBT_TARGET_PATH=str(self.scratch / "dbt_target"),
+            # dbt's artefacts per session and its logs per test, so parallel runs never share dbt_project/target.
+            DBT_TARGET_PATH=str(self.dbt_target or self.scratch / "dbt_target"),
             DBT_LOG_PATH=str(self.scratch / "dbt_logs"),
             # The run report too, so no test writes into the project's reports/.
             LEGACY_MIGRATE_REPORT_DIR=str(self.scratch / "reports"),
@@ -87,11 +90,14 @@ class Databases:
 SQL_LOOKING = "'); drop table users; --"
 
 
-def run_module(module: str, *args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `python -m <module> …` from the project root as a person would, and capture what it prints."""
+def run_module(
+    module: str, *args: str, env: dict[str, str], check: bool = True, project: Path = PROJECT_ROOT
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m <module> …` from the project root (or a copy_project) as a person would, and capture what it
+    prints."""
     result = subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=PROJECT_ROOT,
+        cwd=project,
         env=env,
         capture_output=True,
         text=True,
@@ -101,3 +107,16 @@ def run_module(module: str, *args: str, env: dict[str, str], check: bool = True)
     if check and result.returncode != 0:
         raise AssertionError(f"{module} {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def copy_project(destination: Path) -> Path:
+    """A copy of the project's code, dbt project and migrations, for a test that changes files of the project (the
+    review loop appends to the mapping seeds): run_module(..., project=copy) runs the copy's loader on the copy's
+    files, and the tests that run beside it (pytest-xdist) keep reading the project's own. The copy needs its own
+    DBT_TARGET_PATH: dbt's partial-parse file names the project's folder."""
+    skipped = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt_packages", "reports")
+    for name in ("loader", "dbt_project", "alembic", "corrections"):
+        shutil.copytree(PROJECT_ROOT / name, destination / name, ignore=skipped)
+    for name in ("alembic.ini", "pyproject.toml"):
+        shutil.copy2(PROJECT_ROOT / name, destination / name)
+    return destination

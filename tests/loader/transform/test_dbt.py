@@ -164,7 +164,8 @@ def test_a_database_error_names_the_node_and_the_databases_own_message(migrated:
 def test_dbt_keeps_its_console_and_log_to_itself_and_parses_partially_the_second_time(migrated: Databases) -> None:
     """stdout holds the summary alone, stderr nothing (no progress bar off a terminal); dbt's log and artefacts
     stay in their folders; the second build reads the first one's partial-parse file; -v shows dbt's output."""
-    env = migrated.env()
+    # A dbt target folder of the test's own, not the session's: the first build must find no partial-parse file.
+    env = migrated.env(DBT_TARGET_PATH=str(migrated.scratch / "dbt_target"))
     first = run_module("loader", "transform", env=env)
     assert first.stdout.startswith("dbt build passed: ") and first.stdout.count("\n") == 1, first.stdout
     assert first.stderr == ""

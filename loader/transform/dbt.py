@@ -18,6 +18,7 @@ on which dbt cancels its running queries before it returns; the loader then rais
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -30,9 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+import psycopg
+
 from loader.core.config import Settings
-from loader.core.contract import DBT_PROJECT_DIR
-from loader.core.errors import PipelineError
+from loader.core.contract import DBT_PROJECT_DIR, STAGING_SCHEMA
+from loader.core.db import connect, database_identity
+from loader.core.errors import ConfigError, PipelineError
 from loader.core.log import progress_bar
 
 if TYPE_CHECKING:
@@ -272,18 +276,101 @@ def _vars_arguments(variables: Mapping[str, Any] | None) -> tuple[str, ...]:
     return ("--vars", json.dumps(dict(variables))) if variables else ()
 
 
+# The unit tests prove the parsing rules on the target's server, whose version, collation and character
+# classification the regular expressions, lower() and the casts follow, and on the staged tables' columns (types
+# and widths), which their fixtures take. Once they passed there for the project's files, the vars and dbt's version
+# as they are, the next builds leave them out (a quarter of a small database's build) until one of those changes,
+# the server restarts or the database is another. The record is a file beside dbt's artefacts: deleting it, or the
+# folder, runs them again.
+UNIT_TESTS_RECORD: Final = "unit_tests_passed.json"
+_KEPT_RECORDS: Final = 20
+SERVER_FACTS_QUERY = """
+select
+    version(),
+    (select to_jsonb(d) - array['datfrozenxid', 'datminmxid', 'datacl', 'datconnlimit', 'datlastsysoid']
+        from pg_database as d where d.datname = current_database()),
+    (select jsonb_agg(jsonb_build_array(c.relname, a.attname, format_type(a.atttypid, a.atttypmod))
+            order by c.relname, a.attnum)
+        from pg_attribute as a
+        inner join pg_class as c on a.attrelid = c.oid
+        where c.relnamespace = to_regnamespace(%s) and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped)
+"""
+
+
+def _project_fingerprint() -> str:
+    """A digest of every file of the dbt project but dbt's own output (target, logs)."""
+    digest = hashlib.sha256()
+    skipped = {"target", "logs", "dbt_packages"}
+    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
+        relative = path.relative_to(DBT_PROJECT_DIR)
+        if relative.parts[0] in skipped or not path.is_file() or dbt_target_dir() in path.parents:
+            continue
+        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def unit_tests_key(settings: Settings, variables: Mapping[str, Any] | None) -> str | None:
+    """What the unit tests' outcome depends on, as one digest: the project's files, the vars, the target database
+    (which one, its server's version, its collation and ctype) and the staged tables' columns; None where the server
+    cannot say (the unit tests then run)."""
+    from dbt.adapters.postgres.__version__ import version as adapter_version
+    from dbt.version import __version__ as dbt_version
+
+    try:
+        with connect(settings.new, autocommit=True) as conn:
+            facts = conn.execute(SERVER_FACTS_QUERY, (STAGING_SCHEMA,)).fetchone()
+        identity = database_identity(settings.new)
+    except (psycopg.Error, ConfigError) as exc:
+        logger.debug("the unit tests run: the server's facts could not be read (%s)", exc)
+        return None
+    versions = (dbt_version, adapter_version)
+    parts = [_project_fingerprint(), dict(variables or {}), versions, list(facts or ()), repr(identity)]
+    described = json.dumps(parts, default=str, sort_keys=True)
+    return hashlib.sha256(described.encode()).hexdigest()
+
+
+def _passed_keys() -> list[str]:
+    record = dbt_target_dir() / UNIT_TESTS_RECORD
+    try:
+        keys = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return []
+    return [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []
+
+
+def _record_passed(key: str) -> None:
+    record = dbt_target_dir() / UNIT_TESTS_RECORD
+    keys = [key, *(other for other in _passed_keys() if other != key)][:_KEPT_RECORDS]
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(keys))
+
+
 def transform(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
-    """Run `dbt build`; return how many nodes passed per kind, or raise naming the first failure and its cause."""
+    """Run `dbt build`; return how many nodes passed per kind, or raise naming the first failure and its cause.
+
+    The unit tests are left out where they passed before for the same project, vars, server and staged columns
+    (UNIT_TESTS_RECORD)."""
     require_dbt_compatible(settings)
+    key = unit_tests_key(settings, variables)
+    proven = key is not None and key in _passed_keys()
+    if proven:
+        logger.info(
+            "dbt unit tests left out: they passed on this server for this project and these staged columns "
+            "(delete %s to run them again)",
+            dbt_target_dir() / UNIT_TESTS_RECORD,
+        )
+    leave_out = ("--exclude-resource-type", "unit_test") if proven else ()
     progress = _BuildProgress()
     with progress.bar:
-        result = invoke_dbt(settings, ["build", *_vars_arguments(variables)], on_event=progress)
+        result = invoke_dbt(settings, ["build", *leave_out, *_vars_arguments(variables)], on_event=progress)
     results = node_results(result.result)
     if not result.success:
         raise PipelineError(
             failure_message("dbt build", results, result.exception, consequence="nothing was published")
         )
     passed: Counter[str] = Counter(node.unique_id.split(".")[0] for node in results)
+    if key is not None and not proven and passed["unit_test"]:
+        _record_passed(key)
     logger.info("dbt build passed: %s", dict(passed))
     return dict(passed)
 

@@ -4,6 +4,8 @@ its console to itself (its log and partial-parse file stay in their folders)."""
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import subprocess
 import sys
@@ -174,11 +176,36 @@ def test_dbt_keeps_its_console_and_log_to_itself_and_parses_partially_the_second
     assert "Starting full parse" in log.read_text()
 
     second = run_module("loader", "transform", "-v", env=env)
-    assert second.stdout == first.stdout
+    # The same build, but the unit tests, which passed in the first (test_unit_tests_run_again_only_when_…).
+    assert second.stdout == re.sub(r", \d+ unit_tests", "", first.stdout) != first.stdout
     assert " INFO dbt: Running with dbt=" in second.stderr and " START " in second.stderr, second.stderr[-2000:]
     # The log of the second invocation: dbt writes a separator line before each.
     last = log.read_text().rpartition("=" * 30 + " ")[2]
     assert "Partial parsing enabled" in last and "Starting full parse" not in last
+
+
+def test_unit_tests_run_again_only_when_the_vars_the_staged_columns_or_the_record_change(migrated: Databases) -> None:
+    """The unit tests prove the rules on this server once; the next builds leave them out and say so, until the
+    vars or the staged columns change (or the record is deleted)."""
+    target = migrated.scratch / "own_dbt_target"
+    env = migrated.env(DBT_TARGET_PATH=str(target))
+
+    def unit_tests_run(*options: str) -> tuple[int, str]:
+        result = run_module("loader", "transform", "-v", *options, env=env)
+        nodes = json.loads((target / "run_results.json").read_text())["results"]
+        return sum(node["unique_id"].startswith("unit_test.") for node in nodes), result.stderr
+
+    first, said = unit_tests_run()
+    assert first > 5 and "unit tests left out" not in said
+    again, said = unit_tests_run()
+    assert again == 0 and "dbt unit tests left out" in said, said[-2000:]
+    assert unit_tests_run("--strict-dates")[0] == first
+    assert unit_tests_run("--strict-dates")[0] == 0
+    with migrated.new() as conn:
+        conn.execute("alter table staging.old_orders add column gift text")
+    assert unit_tests_run()[0] == first
+    (target / "unit_tests_passed.json").unlink()
+    assert unit_tests_run()[0] == first
 
 
 def _terminate(databases: Databases, application_name: str | None = None) -> list[str]:

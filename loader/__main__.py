@@ -175,7 +175,7 @@ def _review(args: argparse.Namespace) -> int:
     from loader.runs.unrecognised import ranked_values
 
     with engine(load_settings().new).connect() as conn:
-        rows = review_rows(ranked_values(conn))
+        rows = review_rows(ranked_values(conn, mapping_only=True))
     folder = args.report_dir or default_report_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / REVIEW_CSV

@@ -28,8 +28,15 @@ from loader.publish.write import DeletePolicy
 from loader.runs.corrections import correction_outcomes
 from loader.runs.history import earlier_runs
 from loader.runs.lock import RunLock, close_abandoned_runs, finish_run, run_lock, start_run
-from loader.runs.report import RunReport, StageTiming, default_report_dir, peak_rss_mib, reason_counts, write_report
-from loader.runs.unrecognised import ranked_values
+from loader.runs.report import (
+    RunReport,
+    StageTiming,
+    default_report_dir,
+    peak_rss_mib,
+    reason_counts,
+    write_report,
+    write_unrecognised,
+)
 from loader.stage.copy import LegacyShape, check_legacy_schema, require_legacy_rows, stage
 from loader.transform.dbt import generate_docs as dbt_docs
 from loader.transform.dbt import require_dbt_compatible, transform
@@ -221,13 +228,13 @@ def _mart_rows(target: Engine) -> int:
         )
 
 
-def _classify(report: RunReport, target: Engine) -> None:
+def _classify(report: RunReport, target: Engine, folder: Path) -> None:
     """What the transform made of each legacy row: outcome counts and reasons with examples, for the report."""
     with target.connect() as conn:
         report.set_outcomes(rejected_counts(conn))
         report.reasons = reason_counts(conn)
         # Each reason's raw values ranked, from the quarantine this run publishes (or plans, or is refused on).
-        report.unrecognised = ranked_values(conn)
+        write_unrecognised(conn, report, folder)
         report.corrections = correction_outcomes(conn)
         # The published runs before this one, for the report's progress across runs (from their summaries).
         report.earlier_runs = earlier_runs(conn, report.run_id or 0)
@@ -356,7 +363,7 @@ def migrate(settings: Settings, options: RunOptions | None = None) -> RunReport:
         report.rows_read = _timed_stage(report, settings, lock)
         _timed_transform(report, settings, options)
         lock.ensure_held()
-        _classify(report, target)
+        _classify(report, target, options.report_dir)
         _publish_step(report, target, options, lock)
     return report
 
@@ -369,7 +376,7 @@ def publish_only(settings: Settings, options: RunOptions | None = None) -> RunRe
         require_target_schema(target)
         _open_run(report, target, "publish")
         report.rows_read = staged_counts(target)
-        _classify(report, target)
+        _classify(report, target, options.report_dir)
         _publish_step(report, target, options, lock)
     return report
 
@@ -417,7 +424,7 @@ def transform_only(settings: Settings, options: RunOptions | None = None) -> dic
         report.rows_read = staged_counts(target)
         passed = _timed_transform(report, settings, options)
         lock.ensure_held()
-        _classify(report, target)
+        _classify(report, target, options.report_dir)
         _close(report, target, "transformed")
     return passed
 

@@ -25,7 +25,14 @@ from loader.publish.publish import PublishResult
 from loader.publish.relations import quarantine
 from loader.runs.corrections import CorrectionOutcome, corrections_markdown
 from loader.runs.history import PLOT_NAME, ReasonHistory, RunCounts, plot
-from loader.runs.unrecognised import UNRECOGNISED_CSV, RawValueCount, csv_text, top_values
+from loader.runs.unrecognised import (
+    TOP_VALUES,
+    UNRECOGNISED_CSV,
+    RawValueCount,
+    ranked_values,
+    top_values,
+    write_unrecognised_csv,
+)
 
 REPORT_NAME = "migration_report"
 REPORT_DIR_VARIABLE = "LEGACY_MIGRATE_REPORT_DIR"
@@ -143,8 +150,11 @@ class RunReport:
     rows_read: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     reasons: list[ReasonCount] = field(default_factory=list)
-    # Every raw value of every reject and warning reason, ranked (the report shows the top few of each reason).
+    # The first few raw values of each reject and warning reason, ranked, as the report shows them.
     unrecognised: list[RawValueCount] = field(default_factory=list)
+    # Every one of them, written as they were read (UNRECOGNISED_CSV's content, in a hidden file of the report's
+    # folder until the report is written).
+    unrecognised_csv: Path | None = None
     # Every per-row correction and what became of it (applied, stale, unparseable).
     corrections: list[CorrectionOutcome] = field(default_factory=list)
     stages: dict[str, StageTiming] = field(default_factory=dict)
@@ -379,6 +389,23 @@ def write_report(report: RunReport, folder: Path) -> tuple[Path, Path]:
     if history:
         # Last: the figures are in the JSON and the Markdown already, whatever becomes of the plot.
         plot(history, folder / PLOT_NAME)
-    if report.unrecognised:
-        _write_atomically(folder / UNRECOGNISED_CSV, csv_text(report.unrecognised))
+    if report.unrecognised_csv is not None and report.unrecognised_csv.exists():
+        report.unrecognised_csv.chmod(0o644)
+        report.unrecognised_csv = report.unrecognised_csv.replace(folder / UNRECOGNISED_CSV)
     return markdown, as_json
+
+
+def write_unrecognised(conn: Connection, report: RunReport, folder: Path) -> None:
+    """Every raw value of every reason into a hidden file of the report's folder, streamed from the server (a
+    large database has millions), which write_report puts in place as UNRECOGNISED_CSV; the report keeps the
+    first few of each reason."""
+    report.unrecognised = ranked_values(conn, top=TOP_VALUES)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=folder, prefix=f".{UNRECOGNISED_CSV}.", delete=False, newline="", encoding="utf-8"
+    ) as handle:
+        written = write_unrecognised_csv(conn, handle)
+    report.unrecognised_csv = Path(handle.name)
+    if not written:
+        report.unrecognised_csv.unlink()
+        report.unrecognised_csv = None

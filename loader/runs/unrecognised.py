@@ -11,12 +11,11 @@ nearest canonical value of that seed is offered as a *suggestion* with its fuzzy
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import IO, Any, Final, cast
 
 import pandas as pd
 from rapidfuzz import fuzz, process
@@ -203,6 +202,7 @@ select
     ranked.value_rank,
     ranked.example_ids
 from ranked
+{where}
 order by ranked.legacy_table, ranked.outcome, ranked.reason_rows desc, ranked.reason_code, ranked.value_rank
 """
 
@@ -221,12 +221,21 @@ _FROM_QUARANTINE = (
 )
 
 
-def ranked_values(conn: Connection, run_id: int | None = None) -> list[RawValueCount]:
-    """The raw values of every reject and warning reason, ranked by rows: one run's ledger entries, or (without a
-    run id) the quarantine the last transform built. Suggestions are added where the reason is a mapping's."""
-    statement = (_FROM_QUARANTINE if run_id is None else _FROM_LEDGER) + _RANKED.format(examples=EXAMPLE_IDS)
-    result = conn.execute(text(statement), {"run_id": run_id} if run_id is not None else {})
-    found = [
+# Which of the ranked values to read. A large legacy database has millions of distinct raw values (every total
+# that disagrees is one), so none of these holds them all in memory: the report reads the top few of each reason,
+# review the mapping reasons' values, and the CSV of them all is written as they stream from the server.
+_TOP = "where ranked.value_rank <= :top"
+_MAPPING_ONLY = "where ranked.reason_code in (" + ", ".join(f"'{reason}'" for reason in MAPPING_REASONS) + ")"
+# Rows fetched from the server at a time while the CSV is written.
+_STREAMED_ROWS: Final = 10_000
+
+
+def _statement(run_id: int | None, where: str) -> str:
+    return (_FROM_QUARANTINE if run_id is None else _FROM_LEDGER) + _RANKED.format(examples=EXAMPLE_IDS, where=where)
+
+
+def _counts(rows: Iterable[Any]) -> list[RawValueCount]:
+    return [
         RawValueCount(
             legacy_table=str(table),
             outcome=str(outcome),
@@ -240,10 +249,39 @@ def ranked_values(conn: Connection, run_id: int | None = None) -> list[RawValueC
         )
         # The text statement's columns are untyped: each row as the plain tuple it is.
         for table, outcome, reason, column, raw, rows, share, rank, ids in (
-            cast("tuple[Any, ...]", row) for row in result
+            cast("tuple[Any, ...]", row) for row in rows
         )
     ]
-    return with_suggestions(found, database_rules(conn))
+
+
+def ranked_values(
+    conn: Connection, run_id: int | None = None, *, top: int | None = None, mapping_only: bool = False
+) -> list[RawValueCount]:
+    """The raw values of the reject and warning reasons, ranked by rows: one run's ledger entries, or (without a
+    run id) the quarantine the last transform built; the first `top` of each reason, or those of the mapping
+    reasons only, or all. Suggestions are added where the reason is a mapping's."""
+    where = _TOP if top is not None else _MAPPING_ONLY if mapping_only else ""
+    parameters: dict[str, Any] = {"top": top} if top is not None else {}
+    if run_id is not None:
+        parameters["run_id"] = run_id
+    found = _counts(conn.execute(text(_statement(run_id, where)), parameters))
+    return _Suggester(database_rules(conn)).add(found)
+
+
+def write_unrecognised_csv(conn: Connection, handle: IO[str], run_id: int | None = None) -> int:
+    """Every raw value of every reason, ranked and with its suggestion, as reports/unrecognised.csv, written to
+    `handle` as the rows stream from the server; return how many."""
+    suggester = _Suggester(database_rules(conn))
+    writer = csv.writer(handle)
+    writer.writerow(CSV_COLUMNS)
+    written = 0
+    parameters = {"run_id": run_id} if run_id is not None else {}
+    result = conn.execution_options(yield_per=_STREAMED_ROWS).execute(text(_statement(run_id, "")), parameters)
+    for rows in result.partitions():
+        values = suggester.add(_counts(rows))
+        writer.writerows(value.csv_row() for value in values)
+        written += len(values)
+    return written
 
 
 def database_rules(conn: Connection) -> TextRules:
@@ -285,34 +323,39 @@ def suggest(
 
 def with_suggestions(values: list[RawValueCount], rules: TextRules, seeds_dir: Path = SEEDS_DIR) -> list[RawValueCount]:
     """The values, each of a mapping's reason with the suggestion for its spelling (if it has one)."""
-    spellings: dict[str, set[str]] = {}
-    for value in values:
+    return _Suggester(rules, seeds_dir).add(values)
+
+
+class _Suggester:
+    """Suggestions for values that come in batches: each spelling is looked up once, its answer kept (the distinct
+    spellings of the mapping reasons are few beside the values: a country, not each address that names it)."""
+
+    def __init__(self, rules: TextRules, seeds_dir: Path = SEEDS_DIR) -> None:
+        self.rules, self.seeds_dir = rules, seeds_dir
+        self.known: dict[str, dict[str, Suggestion | None]] = {}
+
+    def _spelling(self, value: RawValueCount) -> str | None:
         mapping = MAPPING_REASONS.get(value.reason_code)
-        if mapping and value.raw_value:
-            spelling = mapping.spelling_of(value.raw_value)
-            if spelling:
-                spellings.setdefault(value.reason_code, set()).add(spelling)
-    suggestions = {
-        reason: suggest(MAPPING_REASONS[reason], found, rules, seeds_dir) for reason, found in spellings.items()
-    }
-    result: list[RawValueCount] = []
-    for value in values:
-        mapping = MAPPING_REASONS.get(value.reason_code)
-        spelling = mapping.spelling_of(value.raw_value) if mapping and value.raw_value else None
-        suggestion = suggestions.get(value.reason_code, {}).get(spelling) if spelling else None
-        result.append(replace(value, suggestion=suggestion))
-    return result
+        return mapping.spelling_of(value.raw_value) if mapping and value.raw_value else None
+
+    def add(self, values: list[RawValueCount]) -> list[RawValueCount]:
+        """The values, each of a mapping's reason with the suggestion for its spelling (if it has one)."""
+        new: dict[str, set[str]] = {}
+        for value in values:
+            spelling = self._spelling(value)
+            if spelling and spelling not in self.known.get(value.reason_code, {}):
+                new.setdefault(value.reason_code, set()).add(spelling)
+        for reason, spellings in new.items():
+            found = suggest(MAPPING_REASONS[reason], spellings, self.rules, self.seeds_dir)
+            self.known.setdefault(reason, {}).update({spelling: found.get(spelling) for spelling in spellings})
+        result: list[RawValueCount] = []
+        for value in values:
+            spelling = self._spelling(value)
+            suggestion = self.known.get(value.reason_code, {}).get(spelling) if spelling else None
+            result.append(replace(value, suggestion=suggestion))
+        return result
 
 
 def top_values(values: Iterable[RawValueCount], n: int = TOP_VALUES) -> list[RawValueCount]:
     """The first n raw values of each reason (the values come ranked)."""
     return [value for value in values if value.rank <= n]
-
-
-def csv_text(values: Iterable[RawValueCount]) -> str:
-    """Every raw value, ranked, as the text of reports/unrecognised.csv."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(value.csv_row() for value in values)
-    return buffer.getvalue()

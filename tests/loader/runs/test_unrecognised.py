@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 
@@ -10,7 +11,16 @@ import pytest
 from sqlalchemy import Connection, create_engine, text
 
 from loader.core.contract import QUARANTINE_SCHEMA, reason_codes
-from loader.runs.unrecognised import MAPPING_REASONS, MAPPING_SEEDS, RawValueCount, ranked_values, top_values
+from loader.runs import unrecognised
+from loader.runs.unrecognised import (
+    CSV_COLUMNS,
+    MAPPING_REASONS,
+    MAPPING_SEEDS,
+    RawValueCount,
+    ranked_values,
+    top_values,
+    write_unrecognised_csv,
+)
 from loader.transform.pandas_engine.pg_text import TextRules
 from tests.support.databases import Databases
 
@@ -81,6 +91,24 @@ def test_values_are_ranked_by_rows_then_by_value_with_shares_and_the_lowest_exam
 def test_the_ledger_of_one_run_gives_the_same_ranking_and_ignores_other_runs(quarantined: Connection) -> None:
     assert ranked_values(quarantined, run_id=7) == ranked_values(quarantined)
     assert ranked_values(quarantined, run_id=6)[0].rows == 1
+
+
+def test_the_csv_streams_every_value_and_the_report_and_review_read_only_their_part(
+    quarantined: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large database has millions of distinct raw values: the CSV is written as they stream (here two rows at a
+    time, so the suggestions of a spelling seen in an earlier batch are reused), the report reads the top ones,
+    review the mapping reasons'."""
+    everything = ranked_values(quarantined)
+    monkeypatch.setattr(unrecognised, "_STREAMED_ROWS", 2)
+    buffer = io.StringIO(newline="")
+    assert write_unrecognised_csv(quarantined, buffer, run_id=7) == len(everything) == 6
+    rows = list(csv.reader(io.StringIO(buffer.getvalue(), newline="")))
+    assert rows == [list(CSV_COLUMNS), *([str(cell) for cell in value.csv_row()] for value in everything)]
+    assert ranked_values(quarantined, top=2) == top_values(everything, 2)
+    mapping = ranked_values(quarantined, mapping_only=True)
+    assert mapping == [value for value in everything if value.reason_code in MAPPING_REASONS]
+    assert {value.reason_code for value in mapping} == {"status_unknown", "category_unknown"}
 
 
 def test_a_mapping_reason_gets_the_nearest_canonical_value_as_a_suggestion_and_others_none(

@@ -8,6 +8,7 @@ gates found, and which run id to look up in migration_runs and migration_ledger.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import tempfile
@@ -29,10 +30,11 @@ from loader.runs.unrecognised import (
     TOP_VALUES,
     UNRECOGNISED_CSV,
     RawValueCount,
-    ranked_values,
     top_values,
     write_unrecognised_csv,
 )
+
+logger = logging.getLogger(__name__)
 
 REPORT_NAME = "migration_report"
 REPORT_DIR_VARIABLE = "LEGACY_MIGRATE_REPORT_DIR"
@@ -384,28 +386,45 @@ def write_report(report: RunReport, folder: Path) -> tuple[Path, Path]:
     history = report.reason_history()
     if history:
         data["reason_history"] = history.as_json()
-    _write_atomically(as_json, json.dumps(data, indent=2, default=str) + "\n")
-    _write_atomically(markdown, _markdown(report))
+    try:
+        _write_atomically(as_json, json.dumps(data, indent=2, default=str) + "\n")
+        _write_atomically(markdown, _markdown(report))
+    finally:
+        # The CSV, written while the run classified its rows, is put in place whatever becomes of the rest.
+        if report.unrecognised_csv is not None and report.unrecognised_csv.exists():
+            report.unrecognised_csv.chmod(0o644)
+            report.unrecognised_csv = report.unrecognised_csv.replace(folder / UNRECOGNISED_CSV)
     if history:
         # Last: the figures are in the JSON and the Markdown already, whatever becomes of the plot.
         plot(history, folder / PLOT_NAME)
-    if report.unrecognised_csv is not None and report.unrecognised_csv.exists():
-        report.unrecognised_csv.chmod(0o644)
-        report.unrecognised_csv = report.unrecognised_csv.replace(folder / UNRECOGNISED_CSV)
     return markdown, as_json
 
 
 def write_unrecognised(conn: Connection, report: RunReport, folder: Path) -> None:
     """Every raw value of every reason into a hidden file of the report's folder, streamed from the server (a
     large database has millions), which write_report puts in place as UNRECOGNISED_CSV; the report keeps the
-    first few of each reason."""
-    report.unrecognised = ranked_values(conn, top=TOP_VALUES)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=folder, prefix=f".{UNRECOGNISED_CSV}.", delete=False, newline="", encoding="utf-8"
-    ) as handle:
-        written = write_unrecognised_csv(conn, handle)
-    report.unrecognised_csv = Path(handle.name)
-    if not written:
-        report.unrecognised_csv.unlink()
-        report.unrecognised_csv = None
+    first few of each reason. A folder that cannot be written costs the CSV, with a warning, not the run."""
+    report.unrecognised, report.unrecognised_csv = [], None
+    temporary: Path | None = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # What a killed run left behind.
+        for stale in folder.glob(f".{UNRECOGNISED_CSV}.*"):
+            stale.unlink(missing_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=folder, prefix=f".{UNRECOGNISED_CSV}.", delete=False, newline="", encoding="utf-8"
+        ) as handle:
+            temporary = Path(handle.name)
+            written, report.unrecognised = write_unrecognised_csv(conn, handle, top=TOP_VALUES)
+    except OSError as exc:
+        logger.warning("could not write %s in %s: %s", UNRECOGNISED_CSV, folder, exc)
+    except BaseException:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        raise
+    else:
+        if written:
+            report.unrecognised_csv = temporary
+            return
+    if temporary is not None:
+        temporary.unlink(missing_ok=True)

@@ -221,10 +221,9 @@ _FROM_QUARANTINE = (
 )
 
 
-# Which of the ranked values to read. A large legacy database has millions of distinct raw values (every total
-# that disagrees is one), so none of these holds them all in memory: the report reads the top few of each reason,
-# review the mapping reasons' values, and the CSV of them all is written as they stream from the server.
-_TOP = "where ranked.value_rank <= :top"
+# A large legacy database has millions of distinct raw values (every total that disagrees is one), so the run
+# never holds them all: the CSV of them all is written as they stream from the server, keeping the top few of each
+# reason for the report, and review reads the mapping reasons' values only.
 _MAPPING_ONLY = "where ranked.reason_code in (" + ", ".join(f"'{reason}'" for reason in MAPPING_REASONS) + ")"
 # Rows fetched from the server at a time while the CSV is written.
 _STREAMED_ROWS: Final = 10_000
@@ -254,34 +253,37 @@ def _counts(rows: Iterable[Any]) -> list[RawValueCount]:
     ]
 
 
-def ranked_values(
-    conn: Connection, run_id: int | None = None, *, top: int | None = None, mapping_only: bool = False
-) -> list[RawValueCount]:
+def ranked_values(conn: Connection, run_id: int | None = None, *, mapping_only: bool = False) -> list[RawValueCount]:
     """The raw values of the reject and warning reasons, ranked by rows: one run's ledger entries, or (without a
-    run id) the quarantine the last transform built; the first `top` of each reason, or those of the mapping
-    reasons only, or all. Suggestions are added where the reason is a mapping's."""
-    where = _TOP if top is not None else _MAPPING_ONLY if mapping_only else ""
-    parameters: dict[str, Any] = {"top": top} if top is not None else {}
-    if run_id is not None:
-        parameters["run_id"] = run_id
+    run id) the quarantine the last transform built; those of the mapping reasons only, or all (which only a small
+    database should ask for: write_unrecognised_csv streams them). Suggestions are added where the reason is a
+    mapping's."""
+    where = _MAPPING_ONLY if mapping_only else ""
+    parameters: dict[str, Any] = {"run_id": run_id} if run_id is not None else {}
     found = _counts(conn.execute(text(_statement(run_id, where)), parameters))
     return _Suggester(database_rules(conn)).add(found)
 
 
-def write_unrecognised_csv(conn: Connection, handle: IO[str], run_id: int | None = None) -> int:
+def write_unrecognised_csv(
+    conn: Connection, handle: IO[str], run_id: int | None = None, *, top: int = TOP_VALUES
+) -> tuple[int, list[RawValueCount]]:
     """Every raw value of every reason, ranked and with its suggestion, as reports/unrecognised.csv, written to
-    `handle` as the rows stream from the server; return how many."""
+    `handle` as the rows stream from the server; return how many, and the first `top` of each reason (those the
+    run report shows), from the same reading."""
     suggester = _Suggester(database_rules(conn))
     writer = csv.writer(handle)
     writer.writerow(CSV_COLUMNS)
-    written = 0
+    written, first = 0, list[RawValueCount]()
     parameters = {"run_id": run_id} if run_id is not None else {}
-    result = conn.execution_options(yield_per=_STREAMED_ROWS).execute(text(_statement(run_id, "")), parameters)
+    # A server-side cursor for this statement only (execution_options on the connection would keep it for the
+    # statements that follow).
+    result = conn.execute(text(_statement(run_id, "")), parameters, execution_options={"yield_per": _STREAMED_ROWS})
     for rows in result.partitions():
         values = suggester.add(_counts(rows))
         writer.writerows(value.csv_row() for value in values)
+        first += (value for value in values if value.rank <= top)
         written += len(values)
-    return written
+    return written, first
 
 
 def database_rules(conn: Connection) -> TextRules:

@@ -5,17 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, create_engine, text
 
 from loader.core.contract import QUARANTINE_SCHEMA, reason_codes
+from loader.runs import report as report_module
 from loader.runs import unrecognised
+from loader.runs.report import RunReport, write_unrecognised
 from loader.runs.unrecognised import (
     CSV_COLUMNS,
     MAPPING_REASONS,
     MAPPING_SEEDS,
+    TOP_VALUES,
     RawValueCount,
     ranked_values,
     top_values,
@@ -101,11 +106,21 @@ def test_the_csv_streams_every_value_and_the_report_and_review_read_only_their_p
     review the mapping reasons'."""
     everything = ranked_values(quarantined)
     monkeypatch.setattr(unrecognised, "_STREAMED_ROWS", 2)
+    looked_up: list[set[str]] = []
+    suggest = unrecognised.suggest
+
+    def counted(mapping: unrecognised.MappingSeed, spellings: Iterable[str], *args: Any) -> Any:
+        looked_up.append(set(spellings))
+        return suggest(mapping, looked_up[-1], *args)
+
+    monkeypatch.setattr(unrecognised, "suggest", counted)
     buffer = io.StringIO(newline="")
-    assert write_unrecognised_csv(quarantined, buffer, run_id=7) == len(everything) == 6
+    written, first = write_unrecognised_csv(quarantined, buffer, run_id=7, top=2)
+    assert written == len(everything) == 6 and first == top_values(everything, 2)
     rows = list(csv.reader(io.StringIO(buffer.getvalue(), newline="")))
     assert rows == [list(CSV_COLUMNS), *([str(cell) for cell in value.csv_row()] for value in everything)]
-    assert ranked_values(quarantined, top=2) == top_values(everything, 2)
+    # Each spelling looked up once, though `shipt` and `aaa` came two rows at a time in separate batches.
+    assert sorted(spelling for batch in looked_up for spelling in batch) == ["Elektronics", "aaa", "bbb", "shipt"]
     mapping = ranked_values(quarantined, mapping_only=True)
     assert mapping == [value for value in everything if value.reason_code in MAPPING_REASONS]
     assert {value.reason_code for value in mapping} == {"status_unknown", "category_unknown"}
@@ -155,3 +170,33 @@ def test_a_migration_reports_the_top_values_per_reason_and_writes_them_all_to_un
     assert top and all(value["rank"] <= 5 for value in top)
     assert len(top) < len(listed) or all(int(row["rank"]) <= 5 for row in listed)
     assert "## What was not understood" in markdown
+
+
+def test_the_csv_waits_hidden_in_the_report_folder_and_a_failure_leaves_no_file(
+    quarantined: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / ".unrecognised.csv.left-by-a-killed-run").write_text("partial")
+    report = RunReport(command="transform")
+    write_unrecognised(quarantined, report, folder)
+    assert report.unrecognised_csv is not None and report.unrecognised_csv.parent == folder
+    assert [path.name for path in folder.iterdir()] == [report.unrecognised_csv.name]
+    assert report.unrecognised == top_values(ranked_values(quarantined), TOP_VALUES)
+
+    # A stream that fails part-way leaves nothing behind and fails the run as before.
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the server went away")
+
+    monkeypatch.setattr(report_module, "write_unrecognised_csv", broken)
+    with pytest.raises(RuntimeError):
+        write_unrecognised(quarantined, RunReport(command="transform"), folder)
+    assert [path.name for path in folder.iterdir()] == []
+
+    # A folder that cannot be written costs the CSV, with a warning, not the run.
+    monkeypatch.undo()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    later = RunReport(command="transform")
+    write_unrecognised(quarantined, later, blocked / "reports")
+    assert later.unrecognised_csv is None and "could not write unrecognised.csv" in caplog.text

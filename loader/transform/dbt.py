@@ -280,8 +280,8 @@ def _vars_arguments(variables: Mapping[str, Any] | None) -> tuple[str, ...]:
 # classification the regular expressions, lower() and the casts follow, and on the staged tables' columns (types
 # and widths), which their fixtures take. Once they passed there for the project's files, the vars and dbt's version
 # as they are, the next builds leave them out (a quarter of a small database's build) until one of those changes,
-# the server restarts or the database is another. The record is a file beside dbt's artefacts: deleting it, or the
-# folder, runs them again.
+# the server restarts or the database is another (a server that cannot say which runs them). The record is a file
+# beside dbt's artefacts: deleting it, or the folder, runs them again.
 UNIT_TESTS_RECORD: Final = "unit_tests_passed.json"
 _KEPT_RECORDS: Final = 20
 SERVER_FACTS_QUERY = """
@@ -289,7 +289,8 @@ select
     version(),
     (select to_jsonb(d) - array['datfrozenxid', 'datminmxid', 'datacl', 'datconnlimit', 'datlastsysoid']
         from pg_database as d where d.datname = current_database()),
-    (select jsonb_agg(jsonb_build_array(c.relname, a.attname, format_type(a.atttypid, a.atttypmod))
+    (select jsonb_agg(
+            jsonb_build_array(c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attcollation::regcollation)
             order by c.relname, a.attnum)
         from pg_attribute as a
         inner join pg_class as c on a.attrelid = c.oid
@@ -297,15 +298,18 @@ select
 """
 
 
+# What of the dbt project the unit tests read: its SQL, YAML and seeds (not dbt's output, nor its .user.yml).
+_PROJECT_PARTS: Final = ("dbt_project.yml", "packages.yml", "models", "macros", "seeds", "tests")
+
+
 def _project_fingerprint() -> str:
-    """A digest of every file of the dbt project but dbt's own output (target, logs)."""
+    """A digest of the dbt project's files that the unit tests read."""
     digest = hashlib.sha256()
-    skipped = {"target", "logs", "dbt_packages"}
-    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
-        relative = path.relative_to(DBT_PROJECT_DIR)
-        if relative.parts[0] in skipped or not path.is_file() or dbt_target_dir() in path.parents:
-            continue
-        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    for part in _PROJECT_PARTS:
+        top = DBT_PROJECT_DIR / part
+        for path in sorted([top, *top.rglob("*")] if top.is_dir() else [top]):
+            if path.is_file():
+                digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -317,14 +321,17 @@ def unit_tests_key(settings: Settings, variables: Mapping[str, Any] | None) -> s
     from dbt.version import __version__ as dbt_version
 
     try:
+        fingerprint = _project_fingerprint()
         with connect(settings.new, autocommit=True) as conn:
             facts = conn.execute(SERVER_FACTS_QUERY, (STAGING_SCHEMA,)).fetchone()
         identity = database_identity(settings.new)
-    except (psycopg.Error, ConfigError) as exc:
-        logger.debug("the unit tests run: the server's facts could not be read (%s)", exc)
+    except (OSError, psycopg.Error, ConfigError) as exc:
+        logger.debug("the unit tests run: what they depend on could not be read (%s)", exc)
+        return None
+    if identity is None:
         return None
     versions = (dbt_version, adapter_version)
-    parts = [_project_fingerprint(), dict(variables or {}), versions, list(facts or ()), repr(identity)]
+    parts = [fingerprint, dict(variables or {}), versions, list(facts or ()), repr(identity)]
     described = json.dumps(parts, default=str, sort_keys=True)
     return hashlib.sha256(described.encode()).hexdigest()
 
@@ -339,10 +346,17 @@ def _passed_keys() -> list[str]:
 
 
 def _record_passed(key: str) -> None:
+    """Add the key to the record (written whole, then renamed); a record that cannot be written only means the
+    unit tests run again next time."""
     record = dbt_target_dir() / UNIT_TESTS_RECORD
     keys = [key, *(other for other in _passed_keys() if other != key)][:_KEPT_RECORDS]
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(keys))
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        written = record.with_name(f".{record.name}.{os.getpid()}")
+        written.write_text(json.dumps(keys))
+        written.replace(record)
+    except OSError as exc:
+        logger.warning("could not record that the dbt unit tests passed (%s): they will run again", exc)
 
 
 def transform(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:

@@ -292,11 +292,16 @@ def to_markdown(results: list[SizeResult], info: RunInfo) -> str:
         lines += ["", "Disk: the bench databases' size (pg_database_size) once each size's last stage ran:", ""]
         lines += [
             f"- {_size_label(result.size)}: "
-            + ", ".join(f"{name} {size / 2**30:.1f} GiB" for name, size in result.database_bytes.items())
+            + ", ".join(f"{name} {_disk_text(size)}" for name, size in result.database_bytes.items())
             for result in disk
         ]
     lines.append("")
     return "\n".join(lines)
+
+
+def _disk_text(size: int) -> str:
+    """A database's size: in GiB from 1 GiB up, in MiB below (a small size's databases would read 0.0 GiB)."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / MIB:.0f} MiB"
 
 
 def _goals_markdown(results: list[SizeResult]) -> list[str]:

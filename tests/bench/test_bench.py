@@ -65,4 +65,5 @@ def test_bench_at_tiny_sizes_writes_json_markdown_and_plot_with_a_ratio_for_ever
     markdown = (out / "bench.md").read_text()
     for name in stages:
         assert f"| {name} |" in markdown
+    assert "- 100: bench_old " in markdown and " MiB, bench_new " in markdown and "0.0 GiB" not in markdown
     assert (out / "throughput.png").read_bytes().startswith(b"\x89PNG")

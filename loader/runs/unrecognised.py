@@ -19,7 +19,7 @@ from typing import IO, Any, Final, cast
 
 import pandas as pd
 from rapidfuzz import fuzz, process
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 from loader.core.contract import CORRECTION_REASONS, QUARANTINE_SCHEMA, SEEDS_DIR, QuarantineTable
 from loader.transform.pandas_engine.parse import mapping_key
@@ -229,8 +229,12 @@ _MAPPING_ONLY = "where ranked.reason_code in (" + ", ".join(f"'{reason}'" for re
 _STREAMED_ROWS: Final = 10_000
 
 
-def _statement(run_id: int | None, where: str) -> str:
-    return (_FROM_QUARANTINE if run_id is None else _FROM_LEDGER) + _RANKED.format(examples=EXAMPLE_IDS, where=where)
+def _ranked(run_id: int | None, where: str = "") -> tuple[TextClause, dict[str, Any]]:
+    """The ranking statement over one run's ledger (or the quarantine), with its parameters."""
+    statement = (_FROM_QUARANTINE if run_id is None else _FROM_LEDGER) + _RANKED.format(
+        examples=EXAMPLE_IDS, where=where
+    )
+    return text(statement), ({"run_id": run_id} if run_id is not None else {})
 
 
 def _counts(rows: Iterable[Any]) -> list[RawValueCount]:
@@ -258,9 +262,7 @@ def ranked_values(conn: Connection, run_id: int | None = None, *, mapping_only: 
     run id) the quarantine the last transform built; those of the mapping reasons only, or all (which only a small
     database should ask for: write_unrecognised_csv streams them). Suggestions are added where the reason is a
     mapping's."""
-    where = _MAPPING_ONLY if mapping_only else ""
-    parameters: dict[str, Any] = {"run_id": run_id} if run_id is not None else {}
-    found = _counts(conn.execute(text(_statement(run_id, where)), parameters))
+    found = _counts(conn.execute(*_ranked(run_id, _MAPPING_ONLY if mapping_only else "")))
     return _Suggester(database_rules(conn)).add(found)
 
 
@@ -274,10 +276,9 @@ def write_unrecognised_csv(
     writer = csv.writer(handle)
     writer.writerow(CSV_COLUMNS)
     written, first = 0, list[RawValueCount]()
-    parameters = {"run_id": run_id} if run_id is not None else {}
     # A server-side cursor for this statement only (execution_options on the connection would keep it for the
     # statements that follow).
-    result = conn.execute(text(_statement(run_id, "")), parameters, execution_options={"yield_per": _STREAMED_ROWS})
+    result = conn.execute(*_ranked(run_id), execution_options={"yield_per": _STREAMED_ROWS})
     for rows in result.partitions():
         values = suggester.add(_counts(rows))
         writer.writerows(value.csv_row() for value in values)
@@ -321,11 +322,6 @@ def suggest(
             nearest, score, _ = best
             found[spelling] = Suggestion(mapping.seed, spelling, choices[nearest], round(float(score), 1), nearest)
     return found
-
-
-def with_suggestions(values: list[RawValueCount], rules: TextRules, seeds_dir: Path = SEEDS_DIR) -> list[RawValueCount]:
-    """The values, each of a mapping's reason with the suggestion for its spelling (if it has one)."""
-    return _Suggester(rules, seeds_dir).add(values)
 
 
 class _Suggester:

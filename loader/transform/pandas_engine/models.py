@@ -251,11 +251,20 @@ def first_of_duplicates(orders: LegacyTable) -> pd.Series:
     which is what grouping on every column with dropna=False compares, exactly.
     """
     others = [column.name for column in orders.columns if column.name != "id"]
-    rows = orders.rows
-    ids = rows["id"].astype("Int64")
-    # Only rows with an id of their own take part: nothing is merged into a row rejected for its id (K1).
-    own_ids = ids.where(_bools(_times_staged(ids) == 1))
-    return own_ids.groupby([rows[name] for name in others], dropna=False, sort=False).transform("min")
+    return lowest_equal_rows(orders.rows[others], own_legacy_ids(orders.rows["id"]))
+
+
+def own_legacy_ids(ids: pd.Series) -> pd.Series:
+    """Each row's legacy id where no other row has it, else NULL (rule K1: nothing is merged into a row rejected for
+    its id). Reads the other rows of the same legacy id only."""
+    ids = ids.astype("Int64")
+    return ids.where(_bools(_times_staged(ids) == 1))
+
+
+def lowest_equal_rows(rows: pd.DataFrame, own_ids: pd.Series) -> pd.Series:
+    """Rule O3's grouping: per row (every legacy column but the id), the lowest of own_ids among the rows equal to it
+    in every column, NULL equal to NULL. Reads the rows equal to each row only."""
+    return own_ids.groupby([rows[name] for name in rows.columns], dropna=False, sort=False).transform("min")
 
 
 # Rule C2 (stg_legacy__corrections and the corrected_source macro): a person's correction of one legacy value,
@@ -393,9 +402,24 @@ def _longer_than(values: pd.Series, width: int) -> npt.NDArray[np.bool_]:
 
 def deduplicate_users(users: pd.DataFrame, project: Project) -> pd.DataFrame:
     """int_users_deduplicated: no id, a repeated id (K1), no username (U4) or one too long (L1) rejected; then a
-    repeated username (U2); among the rest, merged into the lowest id sharing the email (U1)."""
+    repeated username (U2); among the rest, merged into the lowest id sharing the email (U1).
+
+    Three steps, each reading only what it must see whole: user_row_reasons needs the rows of one legacy id,
+    username_duplicates those of one username, email_survivors those of one email (the dask engine shuffles by each
+    key in turn; here the whole table is one partition); classify_users puts them together, row by row."""
+    row_reason = user_row_reasons(users, project)
+    row_rejected = _bools(row_reason.notna())
+    duplicate = _bools(
+        username_duplicates(users.loc[~row_rejected, ["legacy_user_id", "username"]]).reindex(users.index)
+    )
+    emailed = users.loc[~(row_rejected | duplicate) & _bools(users["email"].notna()), ["legacy_user_id", "email"]]
+    return classify_users(users, row_reason, duplicate, email_survivors(emailed).reindex(users.index), project)
+
+
+def user_row_reasons(users: pd.DataFrame, project: Project) -> pd.Series:
+    """The first of K1, U4, L1 that rejects each user, NULL where none does. Reads the other rows of the same legacy
+    id only (K1: every copy of a repeated id is rejected)."""
     ids = users["legacy_user_id"]
-    index = users.index
     username = users["username"]
     row_checks = [
         ("legacy_id_missing", _bools(ids.isna())),
@@ -403,14 +427,34 @@ def deduplicate_users(users: pd.DataFrame, project: Project) -> pd.DataFrame:
         ("username_missing", _bools(username.isna() | (username == ""))),
         ("value_too_long", _longer_than(username, contract_width(project, "users", "username"))),
     ]
-    row_reason = _status(index, [holds for _, holds in row_checks], [name for name, _ in row_checks], "")
-    row_rejected = _bools(row_reason.notna())
-    kept = users.loc[~row_rejected]
+    return _status(users.index, [holds for _, holds in row_checks], [name for name, _ in row_checks], "")
+
+
+def username_duplicates(kept: pd.DataFrame) -> pd.Series:
+    """Rule U2 on the users no row check rejected (`legacy_user_id`, `username`): true for every user but the lowest
+    legacy id of its username. Reads the other rows of the same username only."""
     username_rank = kept.sort_values("legacy_user_id").groupby("username", dropna=False, sort=False).cumcount() + 1
-    duplicate = _bools(username_rank.reindex(index) > 1)
+    return (username_rank > 1).reindex(kept.index)
+
+
+def email_survivors(emailed: pd.DataFrame) -> pd.Series:
+    """Rule U1 on the users not rejected that have an email (`legacy_user_id`, `email`): the lowest legacy id among
+    those sharing each one's email. Reads the other rows of the same email only."""
+    return emailed["legacy_user_id"].groupby(emailed["email"], sort=False).transform("min")
+
+
+def classify_users(
+    users: pd.DataFrame,
+    row_reason: pd.Series,
+    duplicate: npt.NDArray[np.bool_],
+    lowest_with_email: pd.Series,
+    project: Project,
+) -> pd.DataFrame:
+    """Each user's outcome and reason from the three steps of deduplicate_users, aligned with its rows."""
+    ids = users["legacy_user_id"]
+    index = users.index
+    row_rejected = _bools(row_reason.notna())
     rejected = row_rejected | duplicate
-    kept_ids = ids.where(~rejected)
-    lowest_with_email = kept_ids.groupby(users["email"], sort=False).transform("min")
     surviving = lowest_with_email.where(users["email"].notna() & ~rejected, ids).astype(ids.dtype)
     merged = ~rejected & _bools(surviving != ids)
     reason_code = row_reason.astype("str").where(row_rejected)
@@ -447,6 +491,27 @@ def classify_products(products: pd.DataFrame, project: Project) -> pd.DataFrame:
     )
 
 
+# The columns of the users and products that order resolution reads (O1, O2, O7).
+KEPT_USER_COLUMNS = ["legacy_user_id", "username_key", "email", "surviving_legacy_user_id", "registered_at"]
+MIGRATED_PRODUCT_COLUMNS = [
+    "legacy_product_id",
+    "product_name_key",
+    "price",
+    "currency",
+    "price_currency_named",
+    "price_currency_status",
+    "price_raw",
+]
+# The columns of an order that product resolution reads (O2, M4).
+PRODUCT_MATCH_INPUT = [
+    "product_name_key",
+    "unit_price",
+    "unit_price_thousands_reading",
+    "unit_price_decimal_reading",
+    "unit_price_currency",
+]
+
+
 def resolve_orders(
     orders: pd.DataFrame,
     first_ids: pd.Series,
@@ -456,36 +521,96 @@ def resolve_orders(
     snapshot_taken_at: datetime | None,
 ) -> pd.DataFrame:
     """int_orders_resolved: ids (K1), duplicates (O3), user (O1), product (O2), the checks of O4, O6, O7, the unit
-    price's reading (M4), in order."""
-    index = orders.index
-    kept_users = _rows(
-        users,
-        users["outcome"] != "rejected",
-        ["legacy_user_id", "username_key", "email", "surviving_legacy_user_id", "registered_at"],
-    )
-    migrated_products = _rows(
-        products,
-        products["outcome"] == "migrated",
-        [
-            "legacy_product_id",
-            "product_name_key",
-            "price",
-            "currency",
-            "price_currency_named",
-            "price_currency_status",
-            "price_raw",
-        ],
-    )
+    price's reading (M4), in order.
 
-    # O1: by username, then by email; a key that names several surviving users is ambiguous.
-    candidates = _user_candidates_for(kept_users)
-    user_key = orders["user_identifier_key"]
-    by_username, by_email = candidates["username"], candidates["email"]
+    Like deduplicate_users, in steps that each read one key's rows only: match_users (the users of one username or
+    email), match_products (the products of one name), registration_dates (the user of one legacy id); then
+    classify_orders, row by row."""
+    kept_users = _rows(users, users["outcome"] != "rejected", KEPT_USER_COLUMNS)
+    migrated_products = _rows(products, products["outcome"] == "migrated", MIGRATED_PRODUCT_COLUMNS)
+    user_match = match_users(orders["user_identifier_key"], user_candidates(kept_users))
+    registered_at = registration_dates(user_match["legacy_user_id"], kept_users[["legacy_user_id", "registered_at"]])
+    product_match = match_products(orders[PRODUCT_MATCH_INPUT], migrated_products)
+    return classify_orders(orders, first_ids, user_match, registered_at, product_match, project, snapshot_taken_at)
+
+
+def user_candidates(kept_users: pd.DataFrame) -> pd.DataFrame:
+    """int_orders_resolved's user_candidates: the keys an order may name a user not rejected by (`user_key`: its
+    username key, or its email), how (`matched_by`), and the legacy id it survives as (`surviving`)."""
+    keys = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "user_key": kept_users["username_key"],
+                    "matched_by": "username",
+                    "surviving": kept_users["surviving_legacy_user_id"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "user_key": kept_users["email"],
+                    "matched_by": "email",
+                    "surviving": kept_users["surviving_legacy_user_id"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    return keys[_bools(keys["user_key"].notna())]
+
+
+def match_users(user_key: pd.Series, candidates: pd.DataFrame) -> pd.DataFrame:
+    """Rule O1 for each order's user key: by username, then by email; a key that names several surviving users is
+    ambiguous. Per order (aligned with `user_key`): `user_match_count`, `legacy_user_id` (the lowest surviving id),
+    `user_candidate_legacy_ids` (the ids an ambiguous key names). Reads the candidates (user_candidates) of the
+    order's key only."""
+    by_way = {
+        matched_by: candidates.loc[_bools(candidates["matched_by"] == matched_by), ["user_key", "surviving"]]
+        for matched_by in ("username", "email")
+    }
+    by_username, by_email = (
+        by_way[way].groupby("user_key", sort=False)["surviving"].agg(["nunique", "min"])
+        for way in ("username", "email")
+    )
     username_count = user_key.map(by_username["nunique"])
     user_match_count = username_count.fillna(user_key.map(by_email["nunique"])).fillna(0)
     legacy_user_id = user_key.map(by_username["min"]).fillna(user_key.map(by_email["min"])).astype("Int64")
+    # The evidence of an ambiguous reference: the legacy ids it could mean, only where it is ambiguous.
+    many_users = _bools(user_match_count > 1)
+    by_username_many = many_users & _bools(username_count.notna())
+    username_pairs, email_pairs = by_way["username"], by_way["email"]
+    candidate_ids = (
+        user_key.where(by_username_many)
+        .map(_id_lists(username_pairs["user_key"], username_pairs["surviving"], user_key[by_username_many]))
+        .fillna(
+            user_key.where(many_users & ~by_username_many).map(
+                _id_lists(email_pairs["user_key"], email_pairs["surviving"], user_key[many_users])
+            )
+        )
+        .astype("str")
+    )
+    return pd.DataFrame(
+        {
+            "user_match_count": user_match_count,
+            "legacy_user_id": legacy_user_id,
+            "user_candidate_legacy_ids": candidate_ids,
+        },
+        index=user_key.index,
+    )
 
-    # O2: by name; where several products share it, by unit price and currency.
+
+def registration_dates(legacy_user_id: pd.Series, kept_users: pd.DataFrame) -> pd.Series:
+    """When each order's user registered (rule O7), by its resolved legacy id among the users not rejected
+    (`legacy_user_id`, `registered_at`). Reads the user of the order's legacy id only."""
+    return legacy_user_id.map(kept_users.set_index("legacy_user_id")["registered_at"])
+
+
+def match_products(orders: pd.DataFrame, migrated_products: pd.DataFrame) -> pd.DataFrame:
+    """Rule O2 for each order (PRODUCT_MATCH_INPUT columns): by name; where several products share it, by unit price
+    and currency (M2, M4). Per order (aligned with `orders`): `name_count`, `legacy_product_id`, the product's
+    `product_price`, `product_currency`, `product_price_raw`, `named_by_product`, `product_unknown` and
+    `product_candidate_legacy_ids`. Reads the products of the order's name key only: a resolved product has it."""
+    index = orders.index
     product_key = orders["product_name_key"]
     names = migrated_products.groupby("product_name_key", sort=False)["legacy_product_id"].agg(["count", "min"])
     name_count = product_key.map(names["count"]).fillna(0)
@@ -511,7 +636,6 @@ def resolve_orders(
     price_matches = (
         matched[_bools(same_currency)].groupby("position", sort=False)["legacy_product_id"].agg(["count", "min"])
     )
-    order_ids = orders["legacy_order_id"]
     positions = pd.Series(index, index=index)
     price_count = positions.map(price_matches["count"])
     legacy_product_id = (
@@ -521,13 +645,60 @@ def resolve_orders(
         .astype("Int64")
     )
     by_product = migrated_products.set_index("legacy_product_id")
-    product_price = legacy_product_id.map(by_product["price"]).astype("Int64")
-    product_currency = legacy_product_id.map(by_product["currency"]).astype("str")
+    many_products = _bools(name_count > 1) & _bools(legacy_product_id.isna())
+    product_candidates = (
+        product_key.where(many_products)
+        .map(
+            _id_lists(
+                migrated_products["product_name_key"],
+                migrated_products["legacy_product_id"],
+                product_key[many_products],
+            )
+        )
+        .astype("str")
+    )
+    return pd.DataFrame(
+        {
+            "name_count": name_count,
+            "legacy_product_id": legacy_product_id,
+            "product_price": legacy_product_id.map(by_product["price"]).astype("Int64"),
+            "product_currency": legacy_product_id.map(by_product["currency"]).astype("str"),
+            "product_price_raw": legacy_product_id.map(by_product["price_raw"]).astype("str"),
+            "named_by_product": legacy_product_id.map(by_product["price_currency_named"]).astype("str"),
+            # A product's price naming a currency M2 cannot read is evidence against the legacy currency.
+            "product_unknown": _bools(legacy_product_id.map(by_product["price_currency_status"]) == "unknown"),
+            "product_candidate_legacy_ids": product_candidates,
+        },
+        index=index,
+    )
+
+
+def classify_orders(
+    orders: pd.DataFrame,
+    first_ids: pd.Series,
+    user_match: pd.DataFrame,
+    registered_at: pd.Series,
+    product_match: pd.DataFrame,
+    project: Project,
+    snapshot_taken_at: datetime | None,
+) -> pd.DataFrame:
+    """Each order's currency, unit price, status and outcome with its first reason, from its own row and what the
+    steps of resolve_orders found for it (aligned with its rows). Reads the other rows of the same legacy id only
+    (K1)."""
+    index = orders.index
+    user_key = orders["user_identifier_key"]
+    product_key = orders["product_name_key"]
+    user_match_count = user_match["user_match_count"]
+    legacy_user_id = user_match["legacy_user_id"]
+    name_count = product_match["name_count"]
+    legacy_product_id = product_match["legacy_product_id"]
+    product_price = product_match["product_price"]
+    product_currency = product_match["product_currency"]
+    named_by_product = product_match["named_by_product"]
+    product_unknown = _bools(product_match["product_unknown"])
+    order_ids = orders["legacy_order_id"]
     # M2: the currency the unit price names; for a bare one, the currency its product's price names, else the
     # legacy currency. The source says which, for a warning.
-    # A product's price naming a currency M2 cannot read is evidence against the legacy currency: no currency.
-    named_by_product = legacy_product_id.map(by_product["price_currency_named"]).astype("str")
-    product_unknown = _bools(legacy_product_id.map(by_product["price_currency_status"]) == "unknown")
     read = _bools(orders["unit_price_currency"].notna())
     order_currency = (
         orders["unit_price_currency"]
@@ -547,35 +718,7 @@ def resolve_orders(
         parse.agreeing_reading(unit_price_readings, order_currency, product_price, product_currency)
     )
 
-    # The evidence of an ambiguous reference (O1, O2): the legacy ids it could mean, only where it is ambiguous.
-    many_users = _bools(user_match_count > 1)
-    by_username_many = many_users & _bools(username_count.notna())
-    surviving = kept_users["surviving_legacy_user_id"]
-    user_candidates = (
-        user_key.where(by_username_many)
-        .map(_id_lists(kept_users["username_key"], surviving, user_key[by_username_many]))
-        .fillna(
-            user_key.where(many_users & ~by_username_many).map(
-                _id_lists(kept_users["email"], surviving, user_key[many_users])
-            )
-        )
-        .astype("str")
-    )
-    many_products = _bools(name_count > 1) & _bools(legacy_product_id.isna())
-    product_candidates = (
-        product_key.where(many_products)
-        .map(
-            _id_lists(
-                migrated_products["product_name_key"],
-                migrated_products["legacy_product_id"],
-                product_key[many_products],
-            )
-        )
-        .astype("str")
-    )
-
     status = orders["status_key"].map(project.mappings.statuses).astype("str")
-    registered_at = legacy_user_id.map(kept_users.set_index("legacy_user_id")["registered_at"])
     ordered_at = orders["ordered_at"]
     quantity = orders["quantity"]
     # O7 compares days; NaT on either side is no comparison (skipped).
@@ -628,7 +771,7 @@ def resolve_orders(
         legacy_product_id=legacy_product_id,
         product_price=product_price,
         product_currency=product_currency,
-        product_price_raw=legacy_product_id.map(by_product["price_raw"]).astype("str"),
+        product_price_raw=product_match["product_price_raw"],
         order_currency=order_currency,
         order_currency_source=order_currency_source,
         resolved_unit_price=resolved_unit_price,
@@ -640,8 +783,8 @@ def resolve_orders(
         computed_total=computed_total,
         user_registered_at=registered_at,
         is_dated_before_registration=before_registration,
-        user_candidate_legacy_ids=user_candidates,
-        product_candidate_legacy_ids=product_candidates,
+        user_candidate_legacy_ids=user_match["user_candidate_legacy_ids"],
+        product_candidate_legacy_ids=product_match["product_candidate_legacy_ids"],
     )
 
 
@@ -651,36 +794,6 @@ def _id_lists(keys: pd.Series, ids: pd.Series, wanted: pd.Series) -> pd.Series:
     pairs = pairs[_bools(pairs["key"].isin(wanted.dropna().unique()) & pairs["id"].notna())]
     pairs = pairs.astype({"id": "int64"}).drop_duplicates().sort_values("id")
     return pairs.groupby("key", sort=False)["id"].agg(lambda values: "[" + ", ".join(map(str, values)) + "]")
-
-
-def _user_candidates_for(kept_users: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """int_orders_resolved's user_candidates: per key and way of matching, how many surviving users, the lowest."""
-    keys = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "user_key": kept_users["username_key"],
-                    "matched_by": "username",
-                    "surviving": kept_users["surviving_legacy_user_id"],
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "user_key": kept_users["email"],
-                    "matched_by": "email",
-                    "surviving": kept_users["surviving_legacy_user_id"],
-                }
-            ),
-        ],
-        ignore_index=True,
-    )
-    keys = keys[_bools(keys["user_key"].notna())]
-    return {
-        matched_by: keys[_bools(keys["matched_by"] == matched_by)]
-        .groupby("user_key", sort=False)["surviving"]
-        .agg(["nunique", "min"])
-        for matched_by in ("username", "email")
-    }
 
 
 def _fault_column(reason_code: pd.Series, project: Project, otherwise: str) -> pd.Series:

@@ -370,8 +370,11 @@ def corrected_rows(table: LegacyTable, corrections: pd.DataFrame) -> pd.DataFram
     corrected value exactly as written (NULL included). Only a corrected column is new; the others stay the staged
     ones, shared (not copied). An applied correction names a row whose id is staged once, so a row takes at most
     one value per column."""
+    # The rows of `table` only: a partition of it holds some of the rows the corrections name.
     applied = corrections[
-        _bools(corrections["legacy_table"] == table.name) & _bools(corrections["correction_status"] == "applied")
+        _bools(corrections["legacy_table"] == table.name)
+        & _bools(corrections["correction_status"] == "applied")
+        & _bools(corrections["row"].isin(table.rows.index))
     ]
     replaced: dict[str, pd.Series] = {}
     for column_name, corrected in applied.groupby("column_name", sort=False):
@@ -860,6 +863,17 @@ def build_marts(
     users: pd.DataFrame, products: pd.DataFrame, orders: pd.DataFrame, project: Project
 ) -> dict[str, pd.DataFrame]:
     """users, addresses, product_categories, products, orders, order_items."""
+    frames = {**user_marts(users, project), **product_marts(products), **order_marts(orders)}
+    return {name: _conform(frames[name], table) for name, table in project.marts.items()}
+
+
+def conform_marts(frames: Mapping[str, pd.DataFrame], project: Project) -> dict[str, pd.DataFrame]:
+    """Some of the marts, each in its contract's shape (_conform)."""
+    return {name: _conform(frame, project.marts[name]) for name, frame in frames.items()}
+
+
+def user_marts(users: pd.DataFrame, project: Project) -> dict[str, pd.DataFrame]:
+    """users and addresses, from the rows of int_users_deduplicated (any subset of them)."""
     migrated_users = _rows(
         users,
         users["outcome"] == "migrated",
@@ -876,29 +890,8 @@ def build_marts(
         _bools(users["outcome"] == "migrated") & _bools(users["address_status"] != "missing"),
         [name for name in users.columns if name.startswith("address_") or name == "legacy_user_id"],
     )
-    migrated_products = _rows(
-        products,
-        products["outcome"] == "migrated",
-        ["legacy_product_id", "product_name", "description", "category", "price", "currency", "created_at"],
-    )
-    migrated_orders = _rows(
-        orders,
-        orders["outcome"] == "migrated",
-        [
-            "legacy_order_id",
-            "legacy_user_id",
-            "legacy_product_id",
-            "status",
-            "ordered_at",
-            "quantity",
-            "resolved_unit_price",
-            "order_currency",
-            "computed_total",
-        ],
-    )
     country_code = with_address["address_country_key"].map(project.mappings.countries).astype("str")
-    categories = migrated_products["category"].dropna().drop_duplicates()
-    frames = {
+    return {
         "users": migrated_users,
         "addresses": pd.DataFrame(
             {
@@ -914,6 +907,18 @@ def build_marts(
                 "address_raw": with_address["address_raw"],
             }
         ),
+    }
+
+
+def product_marts(products: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """products and product_categories (distinct among these rows), from the rows of int_products_classified."""
+    migrated_products = _rows(
+        products,
+        products["outcome"] == "migrated",
+        ["legacy_product_id", "product_name", "description", "category", "price", "currency", "created_at"],
+    )
+    categories = migrated_products["category"].dropna().drop_duplicates()
+    return {
         "product_categories": pd.DataFrame({"name": categories}),
         "products": pd.DataFrame(
             {
@@ -926,6 +931,27 @@ def build_marts(
                 "created_at": migrated_products["created_at"],
             }
         ),
+    }
+
+
+def order_marts(orders: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """orders and order_items, from the rows of int_orders_resolved (any subset of them)."""
+    migrated_orders = _rows(
+        orders,
+        orders["outcome"] == "migrated",
+        [
+            "legacy_order_id",
+            "legacy_user_id",
+            "legacy_product_id",
+            "status",
+            "ordered_at",
+            "quantity",
+            "resolved_unit_price",
+            "order_currency",
+            "computed_total",
+        ],
+    )
+    return {
         "orders": pd.DataFrame(
             {
                 "legacy_order_id": migrated_orders["legacy_order_id"],
@@ -947,7 +973,6 @@ def build_marts(
             }
         ),
     }
-    return {name: _conform(frames[name], table) for name, table in project.marts.items()}
 
 
 # Quarantine (dbt_quarantine.rejects, warnings): one shape, the raw value and the whole legacy row along.
@@ -1157,11 +1182,54 @@ def build_rejects(
     project: Project,
 ) -> pd.DataFrame:
     """rejects: every legacy row not migrated, once: rejected with its reason, or merged with the row it joined."""
-    classified = ["outcome", "reason_code"]
+    parts = [
+        user_rejects(legacy["old_users"], users, project),
+        product_rejects(legacy["old_products"], products, project),
+        order_rejects(legacy["old_orders"], orders, project),
+    ]
+    return _quarantine(parts, outcome=None)
+
+
+# Ledger entries of one legacy table: the table (or a partition of it) and the entries naming its rows.
+Entries = tuple[LegacyTable, pd.DataFrame]
+_CLASSIFIED = ["outcome", "reason_code"]
+
+
+def user_rejects(legacy_users: LegacyTable, users: pd.DataFrame, project: Project) -> Entries:
+    """The rejects entries of these users (int_users_deduplicated rows) not migrated; legacy_users holds their rows."""
     not_users = _rows(
-        users, users["outcome"] != "migrated", ["legacy_user_id", "surviving_legacy_user_id", "email", *classified]
+        users, users["outcome"] != "migrated", ["legacy_user_id", "surviving_legacy_user_id", "email", *_CLASSIFIED]
     )
-    not_products = _rows(products, products["outcome"] != "migrated", ["legacy_product_id", *classified])
+    user_merged = _bools(not_users["outcome"] == "merged")
+    user_evidence = _evidence(not_users, [(user_merged, _user_merge_evidence)])
+    entries = _entries(
+        not_users["legacy_user_id"],
+        not_users["outcome"],
+        not_users["reason_code"],
+        # For a code the seed names no column for: a user is rejected for its username only (L1).
+        _fault_column(not_users["reason_code"], project, "username"),
+        not_users["surviving_legacy_user_id"].astype("Int64").where(user_merged),
+        user_evidence,
+    )
+    return legacy_users, entries
+
+
+def product_rejects(legacy_products: LegacyTable, products: pd.DataFrame, project: Project) -> Entries:
+    """The rejects entries of these products (int_products_classified rows) not migrated."""
+    not_products = _rows(products, products["outcome"] != "migrated", ["legacy_product_id", *_CLASSIFIED])
+    entries = _entries(
+        not_products["legacy_product_id"],
+        not_products["outcome"],
+        not_products["reason_code"],
+        # For a code the seed names no column for: a product is rejected for its name only (L1).
+        _fault_column(not_products["reason_code"], project, "product_name"),
+        None,
+    )
+    return legacy_products, entries
+
+
+def order_rejects(legacy_orders: LegacyTable, orders: pd.DataFrame, project: Project) -> Entries:
+    """The rejects entries of these orders (int_orders_resolved rows) not migrated."""
     not_orders = _rows(
         orders,
         orders["outcome"] != "migrated",
@@ -1175,10 +1243,9 @@ def build_rejects(
             "user_registered_at",
             "user_candidate_legacy_ids",
             "product_candidate_legacy_ids",
-            *classified,
+            *_CLASSIFIED,
         ],
     )
-    user_merged = _bools(not_users["outcome"] == "merged")
     order_merged = _bools(not_orders["outcome"] == "merged")
     order_evidence = _evidence(
         not_orders,
@@ -1191,45 +1258,16 @@ def build_rejects(
             (_bools(not_orders["reason_code"] == "product_ambiguous"), _product_candidates_evidence),
         ],
     )
-    user_evidence = _evidence(not_users, [(user_merged, _user_merge_evidence)])
-    parts = [
-        (
-            legacy["old_users"],
-            _entries(
-                not_users["legacy_user_id"],
-                not_users["outcome"],
-                not_users["reason_code"],
-                # For a code the seed names no column for: a user is rejected for its username only (L1).
-                _fault_column(not_users["reason_code"], project, "username"),
-                not_users["surviving_legacy_user_id"].astype("Int64").where(user_merged),
-                user_evidence,
-            ),
-        ),
-        (
-            legacy["old_products"],
-            _entries(
-                not_products["legacy_product_id"],
-                not_products["outcome"],
-                not_products["reason_code"],
-                # For a code the seed names no column for: a product is rejected for its name only (L1).
-                _fault_column(not_products["reason_code"], project, "product_name"),
-                None,
-            ),
-        ),
-        (
-            legacy["old_orders"],
-            _entries(
-                not_orders["legacy_order_id"],
-                not_orders["outcome"],
-                not_orders["reason_code"],
-                # For a code the seed names no column for: amount_ambiguous, here the unit price's (M4).
-                _fault_column(not_orders["reason_code"], project, "unit_price_str_redundant"),
-                not_orders["first_legacy_order_id"].astype("Int64").where(order_merged),
-                order_evidence,
-            ),
-        ),
-    ]
-    return _quarantine(parts, outcome=None)
+    entries = _entries(
+        not_orders["legacy_order_id"],
+        not_orders["outcome"],
+        not_orders["reason_code"],
+        # For a code the seed names no column for: amount_ambiguous, here the unit price's (M4).
+        _fault_column(not_orders["reason_code"], project, "unit_price_str_redundant"),
+        not_orders["first_legacy_order_id"].astype("Int64").where(order_merged),
+        order_evidence,
+    )
+    return legacy_orders, entries
 
 
 Check = tuple[str, str, npt.NDArray[np.bool_]]
@@ -1257,6 +1295,16 @@ def build_warnings(
     mappings: Mappings,
 ) -> pd.DataFrame:
     """warnings: migrated rows that needed a repair, one row per repair."""
+    parts = [
+        user_warnings(legacy["old_users"], users, mappings),
+        product_warnings(legacy["old_products"], products),
+        order_warnings(legacy["old_orders"], orders),
+    ]
+    return _quarantine(parts, outcome="warning")
+
+
+def user_warnings(legacy_users: LegacyTable, users: pd.DataFrame, mappings: Mappings) -> Entries:
+    """The warnings entries of these users (int_users_deduplicated rows) migrated with a repair."""
     u = _rows(
         users,
         users["outcome"] == "migrated",
@@ -1283,6 +1331,11 @@ def build_warnings(
         ("address_not_split", "address_combined", _bools(u["address_status"] == "not_split")),
         ("country_unknown", "address_combined", _bools(u["address_country_key"].notna() & country_code.isna())),
     ]
+    return legacy_users, _repairs(u["legacy_user_id"], user_checks)
+
+
+def product_warnings(legacy_products: LegacyTable, products: pd.DataFrame) -> Entries:
+    """The warnings entries of these products (int_products_classified rows) migrated with a repair."""
     p = _rows(
         products,
         products["outcome"] == "migrated",
@@ -1306,6 +1359,13 @@ def build_warnings(
         ("created_date_invalid", "created_at_str", _bools(p["created_at_status"] == "invalid")),
         ("category_unknown", "category_name_redundant", _bools(p["category_key"].notna() & p["category"].isna())),
     ]
+    return legacy_products, _repairs(
+        p["legacy_product_id"], product_checks, {3: _currency_assumed_evidence(p["currency"])}
+    )
+
+
+def order_warnings(legacy_orders: LegacyTable, orders: pd.DataFrame) -> Entries:
+    """The warnings entries of these orders (int_orders_resolved rows) migrated with a repair."""
     o = _rows(
         orders,
         orders["outcome"] == "migrated",
@@ -1376,15 +1436,7 @@ def build_warnings(
         ),
         7: _total_mismatch_evidence(o),
     }
-    parts = [
-        (legacy["old_users"], _repairs(u["legacy_user_id"], user_checks)),
-        (
-            legacy["old_products"],
-            _repairs(p["legacy_product_id"], product_checks, {3: _currency_assumed_evidence(p["currency"])}),
-        ),
-        (legacy["old_orders"], _repairs(o["legacy_order_id"], order_checks, order_evidence)),
-    ]
-    return _quarantine(parts, outcome="warning")
+    return legacy_orders, _repairs(o["legacy_order_id"], order_checks, order_evidence)
 
 
 def build_corrections(corrections: pd.DataFrame, legacy: Mapping[str, LegacyTable], project: Project) -> pd.DataFrame:

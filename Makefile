@@ -16,8 +16,8 @@ MIGRATE_ARGS := $(if $(WAIT),--wait) $(if $(PLAN),--dry-run) $(if $(ON_MISSING),
 	$(if $(MAX_REJECT_SHARE),--max-reject-share $(MAX_REJECT_SHARE)) \
 	$(if $(MAX_CHANGE_SHARE),--max-change-share $(MAX_CHANGE_SHARE)) $(if $(ALLOW_MASS_CHANGE),--allow-mass-change) \
 	$(if $(KEEP_RUNS),--keep-runs $(KEEP_RUNS))
-# ENGINE=pandas runs the pandas transform instead of dbt; STRICT_DATES=1 rejects orders dated before their user
-# registered (migrate and transform only).
+# ENGINE=pandas runs the pandas transform instead of dbt, ENGINE=dask its rules on a dask cluster (docs/dask-engine.md);
+# STRICT_DATES=1 rejects orders dated before their user registered (migrate and transform only).
 ENGINE_ARGS := $(if $(ENGINE),--engine $(ENGINE)) $(if $(STRICT_DATES),--strict-dates)
 SEED_ARGS := $(if $(PROFILE),--profile $(PROFILE)) $(if $(SIZE),--size $(SIZE)) $(if $(SEED),--seed $(SEED)) $(if $(REPLACE),--replace)
 

@@ -129,8 +129,8 @@ def _transform(args: argparse.Namespace) -> int:
 
     options = _run_options(args)
     passed = transform_only(load_settings(), options)
-    if options.engine == "pandas":
-        print("pandas transform wrote: " + ", ".join(f"{table} {n}" for table, n in passed.items()))
+    if options.engine in ("pandas", "dask"):
+        print(f"{options.engine} transform wrote: " + ", ".join(f"{table} {n}" for table, n in passed.items()))
     else:
         print("dbt build passed: " + ", ".join(f"{n} {kind}s" for kind, n in sorted(passed.items())))
     return 0
@@ -281,9 +281,10 @@ def _add_publish_options(sub: argparse.ArgumentParser) -> None:
 def _add_engine_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--engine",
-        choices=["dbt", "pandas"],
+        choices=["dbt", "pandas", "dask"],
         default="dbt",
-        help="transform engine: dbt (default) or pandas (the same rules, seeds and output tables)",
+        help="transform engine: dbt (default), pandas, or dask (the pandas engine's rules on a dask cluster, by "
+        "partition: DASK_SCHEDULER_ADDRESS, DASK_WORKERS, DASK_PARTITION_ROWS); the same rules, seeds and tables",
     )
     sub.add_argument(
         "--strict-dates",

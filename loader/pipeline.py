@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
-TransformEngine = Literal["dbt", "pandas"]
+TransformEngine = Literal["dbt", "pandas", "dask"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def dbt_vars(settings: Settings, strict_dates: bool = False) -> dict[str, Any]:
 
 
 def run_transform(settings: Settings, engine_name: TransformEngine, strict_dates: bool = False) -> dict[str, int]:
-    """dbt build, or the pandas engine: the same staging in, the same mart and quarantine tables out.
+    """dbt build, the pandas engine or the dask engine: the same staging in, the same mart and quarantine tables out.
 
     Both read their options as dbt vars (dbt_project.yml holds the defaults); only those asked for are passed.
     """
@@ -86,6 +86,10 @@ def run_transform(settings: Settings, engine_name: TransformEngine, strict_dates
         from loader.transform.pandas_engine import run
 
         return run(settings, variables or None)
+    if engine_name == "dask":
+        from loader.transform.dask_engine import run as run_dask
+
+        return run_dask(settings, variables or None)
     return transform(settings, variables or None)
 
 

@@ -40,9 +40,15 @@ Origin = Literal["url", "parts", "embedded"]
 SIDES: tuple[Side, Side] = ("OLD", "NEW")
 ROLE: dict[Side, str] = {"OLD": "legacy", "NEW": "target"}
 PARTS = ("USER", "PASSWORD", "HOST", "PORT", "NAME")
+# The dask engine's settings (loader.transform.dask_engine). DASK_SCHEDULER_ADDRESS is also dask's own.
+DASK_KEYS = frozenset({"DASK_SCHEDULER_ADDRESS", "DASK_WORKERS", "DASK_PARTITION_ROWS", "DASK_WORKER_MEMORY"})
+DEFAULT_PARTITION_ROWS = 100_000
+DEFAULT_WORKER_MEMORY = "2GiB"
+_MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*([kmgt]i?b|b)?", re.IGNORECASE)
 KNOWN_KEYS = frozenset(
     {f"{side}_{key}" for side in SIDES for key in ("DATABASE_URL", *(f"DB_{p}" for p in PARTS))}
     | {"OLD_DB_SCHEMA", "LEGACY_CURRENCY", "CORRECTIONS_DIR"}
+    | DASK_KEYS
     # The project's own switches (loader.core.embedded, loader.runs.report, loader.core.cli and this module read them).
     | {"LEGACY_MIGRATE_ENV_FILE", "LEGACY_MIGRATE_PGDATA", "LEGACY_MIGRATE_REPORT_DIR", "LEGACY_MIGRATE_DEBUG"}
 )
@@ -146,6 +152,13 @@ class Settings:
     # The per-row corrections files, one CSV per legacy table (CORRECTIONS_DIR, relative to the project; default
     # corrections/). The default may be missing (no corrections); a directory named in the settings must exist.
     corrections_dir: Path = CORRECTIONS_DIR
+    # The dask engine (ENGINE=dask): the scheduler to use (DASK_SCHEDULER_ADDRESS; unset: a local cluster of
+    # DASK_WORKERS processes, default 2, each with DASK_WORKER_MEMORY, default 2GiB, beyond which dask spills to
+    # disk), and the legacy rows per partition (DASK_PARTITION_ROWS, default 100 000).
+    dask_scheduler_address: str | None = None
+    dask_workers: int = 2
+    dask_worker_memory: str = DEFAULT_WORKER_MEMORY
+    dask_partition_rows: int = DEFAULT_PARTITION_ROWS
 
 
 def _env_file_text(env_file: Path) -> str:
@@ -183,6 +196,10 @@ def _check_env_file(env_file: Path, text: str) -> None:
             continue  # a comment or a blank line
         key = binding.key
         ours = key.upper().startswith(("OLD_", "NEW_", "LEGACY_"))
+        # Dask reads DASK_* keys of its own (DASK_DISTRIBUTED__…): only one close to ours is taken for a typo.
+        near_dask = difflib.get_close_matches(key.upper(), sorted(DASK_KEYS), n=1, cutoff=0.85)
+        if key.upper().startswith("DASK_") and key not in DASK_KEYS and near_dask:
+            raise ConfigError(f"{env_file} line {line}: unknown setting {key}: did you mean {near_dask[0]}? (fix it)")
         if ours and key not in KNOWN_KEYS:
             close = difflib.get_close_matches(key.upper(), sorted(KNOWN_KEYS), n=1)
             hint = f"did you mean {close[0]}?" if close else "the known ones are OLD_DATABASE_URL, OLD_DB_HOST, …"
@@ -320,7 +337,29 @@ def load_settings() -> Settings:
         legacy_schema=env.get("OLD_DB_SCHEMA", "").strip() or "public",
         legacy_currency=_legacy_currency(env),
         corrections_dir=_corrections_dir(env),
+        dask_scheduler_address=env.get("DASK_SCHEDULER_ADDRESS", "").strip() or None,
+        dask_workers=_positive(env, "DASK_WORKERS", 2),
+        dask_worker_memory=_memory(env, "DASK_WORKER_MEMORY", DEFAULT_WORKER_MEMORY),
+        dask_partition_rows=_positive(env, "DASK_PARTITION_ROWS", DEFAULT_PARTITION_ROWS),
     )
+
+
+def _positive(env: dict[str, str], key: str, default: int) -> int:
+    written = env.get(key, "").strip().replace("_", "")
+    if not written:
+        return default
+    if not written.isdigit() or int(written) < 1:
+        raise ConfigError(f"{key}={env[key].strip()} is not a whole number above 0: write e.g. {key}={default}")
+    return int(written)
+
+
+def _memory(env: dict[str, str], key: str, default: str) -> str:
+    written = env.get(key, "").strip()
+    if not written:
+        return default
+    if not _MEMORY.fullmatch(written):
+        raise ConfigError(f"{key}={written} is not an amount of memory: write e.g. {key}=2GiB or {key}=512MB")
+    return written
 
 
 def _corrections_dir(env: dict[str, str]) -> Path:

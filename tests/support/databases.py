@@ -50,7 +50,7 @@ class Databases:
 
     def env(self, **overrides: str) -> dict[str, str]:
         """The environment a pipeline command sees: these databases, no .env, no stray settings."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OLD_", "NEW_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OLD_", "NEW_", "DASK_"))}
         env.update(
             OLD_DATABASE_URL=self.old_url,
             NEW_DATABASE_URL=self.new_url,

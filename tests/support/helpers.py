@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, Phase, settings
 from psycopg import sql
 
 from loader.core.contract import DBT_PROJECT_DIR
+from tests.support.databases import Databases, Server
 
 
 def batch_property(max_examples: int) -> settings:
@@ -73,3 +74,55 @@ def dbt_script(name: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses and exceptions look their module up by name
     spec.loader.exec_module(module)
     return module
+
+
+# Every target table as legacy ids and values, surrogate keys replaced by the legacy keys they stand for.
+CANONICAL = {
+    "users": "select legacy_user_id, username, email, full_name, phone, registered_at, password_hash from users",
+    "addresses": (
+        "select users.legacy_user_id, street, city, state, postal_code, country, country_code, address_raw "
+        "from addresses inner join users on users.user_id = addresses.user_id"
+    ),
+    "product_categories": "select name from product_categories",
+    "products": (
+        "select legacy_product_id, products.name, description, product_categories.name, price, currency, created_at "
+        "from products left join product_categories on product_categories.category_id = products.category_id"
+    ),
+    "orders": (
+        "select legacy_order_id, users.legacy_user_id, status, ordered_at, total_amount, orders.currency "
+        "from orders inner join users on users.user_id = orders.user_id"
+    ),
+    "order_items": (
+        "select order_items.legacy_order_id, orders.legacy_order_id, products.legacy_product_id, quantity, "
+        "unit_price, order_items.currency from order_items "
+        "inner join orders on orders.order_id = order_items.order_id "
+        "inner join products on products.product_id = order_items.product_id"
+    ),
+}
+LAST_LEDGER = (
+    "select legacy_table, legacy_id, outcome::text, stage, reason_code, column_name, raw_value, "
+    "merged_into_legacy_id, raw_row::text from migration_ledger "
+    "where run_id = (select max(run_id) from migration_runs where status = 'published')"
+)
+
+
+def canonical(conn: psycopg.Connection) -> dict[str, list[tuple[str, ...]]]:
+    """The target by legacy ids and values, each row as text, sorted: what two migrations must agree on."""
+    tables = {}
+    for table, query in {**CANONICAL, "ledger": LAST_LEDGER}.items():
+        rows = conn.execute(query).fetchall()
+        tables[table] = sorted(tuple("" if value is None else str(value) for value in row) for row in rows)
+    return tables
+
+
+def fresh_pair(server: Server, like: Databases, scratch_name: str) -> Databases:
+    """Another, empty target database next to `like`'s legacy database."""
+    pair = Databases(server, like.old_name, f"{like.new_name}_{scratch_name}", like.scratch / scratch_name)
+    with server.admin() as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(pair.new_name)))
+    return pair
+
+
+def drop_new(server: Server, pair: Databases) -> None:
+    with server.admin() as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(pair.new_name)))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
+import psycopg2.extensions
 
 from loader.core.config import Settings
 from loader.core.contract import CORRECTIONS_TABLE, SNAPSHOT_TABLE
@@ -53,35 +55,59 @@ def _text_rules(provider: str, ctype: str) -> TextRules:
         raise PipelineError(f"{exc}: transform with the dbt engine instead") from None
 
 
+@dataclass(frozen=True)
+class StagingShape:
+    """What the staging schema holds, checked against the legacy contract before any row is read."""
+
+    # The target database's locale, for the text rules (pg_text).
+    provider: str
+    ctype: str
+    columns: dict[str, list[io.StagedColumn]]
+    snapshot_taken_at: datetime | None
+    correction_columns: list[io.StagedColumn]
+
+    def text_rules(self) -> TextRules:
+        return _text_rules(self.provider, self.ctype)
+
+
+def inspect_staging(cursor: psycopg2.extensions.cursor, project: Project) -> StagingShape:
+    """The staged tables' columns, checked (a clear error for a missing table or a column of the wrong type), and
+    the snapshot's time."""
+    cursor.execute("select datlocprovider::text, datctype from pg_database where datname = current_database()")
+    provider, ctype = cursor.fetchone() or ("c", "C.UTF-8")
+    columns: dict[str, list[io.StagedColumn]] = {
+        table: io.staged_columns(cursor, project.staging_schema, table) for table in LEGACY_SCHEMA
+    }
+    for table, table_columns in columns.items():
+        _check_columns(table, table_columns)
+    if not io.staged_columns(cursor, project.staging_schema, SNAPSHOT_TABLE):
+        raise PipelineError(f"the staging table {SNAPSHOT_TABLE} does not exist: run `python -m loader stage`")
+    snapshot_taken_at = io.read_snapshot(cursor, project.staging_schema, SNAPSHOT_TABLE)
+    correction_columns = io.staged_columns(cursor, project.staging_schema, CORRECTIONS_TABLE)
+    _check_correction_columns(correction_columns)
+    return StagingShape(str(provider), str(ctype), columns, snapshot_taken_at, correction_columns)
+
+
 def _transformed(settings: Settings, project: Project) -> tuple[models.Outputs, datetime | None]:
     """Read the staging tables, run every model, and check conservation; the legacy rows are freed on return."""
     with closing(connect_for_copy(settings.new)) as source:
         # One snapshot for every table read, as a stage running meanwhile must not mix two loads.
         source.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with source.cursor() as cursor:
-            cursor.execute("select datlocprovider::text, datctype from pg_database where datname = current_database()")
-            provider, ctype = cursor.fetchone() or ("c", "C.UTF-8")
-            columns = {table: io.staged_columns(cursor, project.staging_schema, table) for table in LEGACY_SCHEMA}
-            for table, table_columns in columns.items():
-                _check_columns(table, table_columns)
-            if not io.staged_columns(cursor, project.staging_schema, SNAPSHOT_TABLE):
-                raise PipelineError(f"the staging table {SNAPSHOT_TABLE} does not exist: run `python -m loader stage`")
-            snapshot_taken_at = io.read_snapshot(cursor, project.staging_schema, SNAPSHOT_TABLE)
-            correction_columns = io.staged_columns(cursor, project.staging_schema, CORRECTIONS_TABLE)
-            _check_correction_columns(correction_columns)
+            shape = inspect_staging(cursor, project)
         legacy: dict[str, models.LegacyTable] = {
             table: models.LegacyTable(
                 table, tuple(table_columns), io.read_staged(source, project.staging_schema, table, table_columns)
             )
-            for table, table_columns in columns.items()
+            for table, table_columns in shape.columns.items()
         }
         # The per-row corrections (rule C2), staged with the legacy tables: from the same snapshot.
-        corrections = io.read_staged(source, project.staging_schema, CORRECTIONS_TABLE, correction_columns)
+        corrections = io.read_staged(source, project.staging_schema, CORRECTIONS_TABLE, shape.correction_columns)
         source.rollback()
-    outputs = models.transform(legacy, corrections, snapshot_taken_at, project, _text_rules(str(provider), str(ctype)))
+    outputs = models.transform(legacy, corrections, shape.snapshot_taken_at, project, shape.text_rules())
     models.check_conservation(legacy, outputs)
     models.check_mart_tests(outputs)
-    return outputs, snapshot_taken_at
+    return outputs, shape.snapshot_taken_at
 
 
 def run(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:

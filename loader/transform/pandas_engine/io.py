@@ -78,11 +78,18 @@ def staged_columns(cursor: psycopg2.extensions.cursor, schema: str, table: str) 
 
 
 def read_staged(
-    connection: psycopg2.extensions.connection, schema: str, table: str, columns: Sequence[StagedColumn]
+    connection: psycopg2.extensions.connection,
+    schema: str,
+    table: str,
+    columns: Sequence[StagedColumn],
+    where: copy_sql.Composable | None = None,
 ) -> pd.DataFrame:
-    """One staging table as a DataFrame of Arrow-backed columns, streamed through COPY and a temporary file."""
-    query = copy_sql.SQL("copy (select {} from {}) to stdout with (format csv)").format(
-        copy_sql.SQL(", ").join(column.select_sql() for column in columns), copy_sql.Identifier(schema, table)
+    """One staging table (or its rows `where` selects) as a DataFrame of Arrow-backed columns, streamed through COPY
+    and a temporary file."""
+    query = copy_sql.SQL("copy (select {} from {} where {}) to stdout with (format csv)").format(
+        copy_sql.SQL(", ").join(column.select_sql() for column in columns),
+        copy_sql.Identifier(schema, table),
+        where if where is not None else copy_sql.SQL("true"),
     )
     with tempfile.TemporaryFile(prefix="pandas-engine-") as spool:
         with connection.cursor() as cursor:
@@ -163,6 +170,16 @@ def _csv_batches(frame: pd.DataFrame) -> Any:
         yield buffer.getvalue()
 
 
+def copy_frame(cursor: psycopg.Cursor[Any], table: OutputTable, name: str, frame: pd.DataFrame) -> None:
+    """The frame's rows into the table `name` of table's schema, in table's columns, through COPY in CSV batches."""
+    statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
+        sql.Identifier(table.schema, name), sql.SQL(", ").join(map(sql.Identifier, table.column_names))
+    )
+    with cursor.copy(statement) as copy:
+        for block in _csv_batches(frame[table.column_names]):
+            copy.write(block)
+
+
 def write_outputs(conn: psycopg.Connection[Any], outputs: Mapping[OutputTable, pd.DataFrame]) -> dict[str, int]:
     """Write every output into a fresh table and swap them all in, in the connection's one transaction."""
     written: dict[str, int] = {}
@@ -173,12 +190,7 @@ def write_outputs(conn: psycopg.Connection[Any], outputs: Mapping[OutputTable, p
             loading = table.name + LOADING_SUFFIX
             cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(table.schema, loading)))
             cursor.execute(table.create_sql(loading))
-            copy_sql = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-                sql.Identifier(table.schema, loading), sql.SQL(", ").join(map(sql.Identifier, table.column_names))
-            )
-            with cursor.copy(copy_sql) as copy:
-                for block in _csv_batches(frame[table.column_names]):
-                    copy.write(block)
+            copy_frame(cursor, table, loading, frame)
             written[table.name] = len(frame)
         for table in outputs:
             final = sql.Identifier(table.schema, table.name)

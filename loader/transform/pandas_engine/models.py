@@ -605,7 +605,11 @@ def match_users(user_key: pd.Series, candidates: pd.DataFrame) -> pd.DataFrame:
 def registration_dates(legacy_user_id: pd.Series, kept_users: pd.DataFrame) -> pd.Series:
     """When each order's user registered (rule O7), by its resolved legacy id among the users not rejected
     (`legacy_user_id`, `registered_at`). Reads the user of the order's legacy id only."""
-    return legacy_user_id.map(kept_users.set_index("legacy_user_id")["registered_at"])
+    dates = kept_users.set_index("legacy_user_id")["registered_at"]
+    if dates.empty:
+        # pandas cannot map through an empty Series of timestamps; no user, no date.
+        return pd.Series(pd.NaT, index=legacy_user_id.index, dtype=dates.dtype)
+    return legacy_user_id.map(dates)
 
 
 def match_products(orders: pd.DataFrame, migrated_products: pd.DataFrame) -> pd.DataFrame:
@@ -1022,7 +1026,7 @@ def legacy_rows(table: LegacyTable, rows: pd.Series) -> pd.Series:
     return rows.map(pd.Series(document.array, index=wanted))
 
 
-def _quarantine(parts: list[tuple[LegacyTable, pd.DataFrame]], outcome: str | None) -> pd.DataFrame:
+def quarantine(parts: list[tuple[LegacyTable, pd.DataFrame]], outcome: str | None) -> pd.DataFrame:
     """Rows of the quarantine's shape from (legacy table, [row, legacy_id, outcome, reason_code, column_name,
     merged, evidence]), `row` being the legacy row's position in the staged table."""
     frames = []
@@ -1187,7 +1191,7 @@ def build_rejects(
         product_rejects(legacy["old_products"], products, project),
         order_rejects(legacy["old_orders"], orders, project),
     ]
-    return _quarantine(parts, outcome=None)
+    return quarantine(parts, outcome=None)
 
 
 # Ledger entries of one legacy table: the table (or a partition of it) and the entries naming its rows.
@@ -1300,7 +1304,7 @@ def build_warnings(
         product_warnings(legacy["old_products"], products),
         order_warnings(legacy["old_orders"], orders),
     ]
-    return _quarantine(parts, outcome="warning")
+    return quarantine(parts, outcome="warning")
 
 
 def user_warnings(legacy_users: LegacyTable, users: pd.DataFrame, mappings: Mappings) -> Entries:
@@ -1509,30 +1513,40 @@ def check_conservation(legacy: Mapping[str, LegacyTable], outputs: Outputs) -> N
         raise PipelineError("conservation check failed, nothing was written: " + "; ".join(problems))
 
 
+# The marts' data tests that the legacy data can fail: (mart, column) unique, (mart, column, parent, key) found.
+MART_UNIQUE = (
+    ("users", "legacy_user_id"),
+    ("users", "username"),
+    ("users", "email"),
+    ("addresses", "legacy_user_id"),
+    ("products", "legacy_product_id"),
+    ("orders", "legacy_order_id"),
+    ("order_items", "legacy_order_id"),
+)
+MART_REFERENCES = (
+    ("addresses", "legacy_user_id", "users", "legacy_user_id"),
+    ("orders", "legacy_user_id", "users", "legacy_user_id"),
+    ("order_items", "legacy_order_id", "orders", "legacy_order_id"),
+    ("order_items", "legacy_product_id", "products", "legacy_product_id"),
+    ("products", "category_name", "product_categories", "name"),
+)
+
+
 def check_mart_tests(outputs: Outputs) -> None:
     """The marts' data tests that the legacy data can fail (keys unique, references resolved); else raise.
 
     dbt runs these after building each mart and fails the build on one; so does this engine, before writing.
     """
     marts = outputs.marts
-    unique = [("users", "legacy_user_id"), ("users", "username"), ("users", "email"), ("addresses", "legacy_user_id")]
-    unique += [("products", "legacy_product_id"), ("orders", "legacy_order_id"), ("order_items", "legacy_order_id")]
-    references = [
-        ("addresses", "legacy_user_id", "users", "legacy_user_id"),
-        ("orders", "legacy_user_id", "users", "legacy_user_id"),
-        ("order_items", "legacy_order_id", "orders", "legacy_order_id"),
-        ("order_items", "legacy_product_id", "products", "legacy_product_id"),
-        ("products", "category_name", "product_categories", "name"),
-    ]
     failures = []
-    for table, column in unique:
+    for table, column in MART_UNIQUE:
         values = marts[table][column].dropna()
         repeated = values[values.duplicated()]
         if not repeated.empty:
             failures.append(
                 f"{table}.{column} is not unique ({len(repeated)} repeats, e.g. {repeated.head(1).tolist()})"
             )
-    for table, column, parent, key in references:
+    for table, column, parent, key in MART_REFERENCES:
         values = marts[table][column].dropna()
         orphans = values[~values.isin(marts[parent][key])]
         if not orphans.empty:
@@ -1540,6 +1554,16 @@ def check_mart_tests(outputs: Outputs) -> None:
             failures.append(f"{table}.{column} names {len(orphans)} rows missing from {parent}.{key}, e.g. {example}")
     if failures:
         raise PipelineError("the marts fail dbt's data tests, nothing was written: " + "; ".join(failures))
+
+
+def prepare(project: Project, rules: TextRules) -> tuple[Project, dict[str, str | None]]:
+    """The project with its mapping seeds folded by the database's text rules, and rule M2's currency lookup."""
+    try:
+        mappings = project.mappings.folded(lambda spellings: parse.mapping_key(spellings, rules))
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from None
+    project = replace(project, mappings=mappings)
+    return project, currency_lookup(project, lambda spellings: parse.currency_key(spellings, rules))
 
 
 def transform(
@@ -1550,12 +1574,7 @@ def transform(
     rules: TextRules,
 ) -> Outputs:
     """Every model, staging to quarantine, on the staged legacy tables and the staged corrections."""
-    try:
-        mappings = project.mappings.folded(lambda spellings: parse.mapping_key(spellings, rules))
-    except ValueError as exc:
-        raise PipelineError(str(exc)) from None
-    project = replace(project, mappings=mappings)
-    currencies = currency_lookup(project, lambda spellings: parse.currency_key(spellings, rules))
+    project, currencies = prepare(project, rules)
     staged_corrections = stage_corrections(corrections, legacy, project, rules, currencies)
     # Rule C2: the staging models (and O3's comparison) read the corrected rows; the quarantine's raw values and
     # legacy rows stay the legacy table's own.

@@ -115,6 +115,7 @@ def test_a_env_file_that_is_not_utf8_is_one_line_naming_the_file(databases: Data
         ("NEW_DB_HOTS", "NEW_DB_HOST"),
         ("new_database_url", "NEW_DATABASE_URL"),
         ("LEGACY_CURENCY", "LEGACY_CURRENCY"),
+        ("DASK_PARTITON_ROWS", "DASK_PARTITION_ROWS"),
     ],
 )
 def test_a_misspelt_setting_in_env_is_named_with_the_one_meant(databases: Databases, misspelt: str, meant: str) -> None:
@@ -145,6 +146,31 @@ def test_a_legacy_currency_that_is_not_an_iso_4217_code_stops_the_run(databases:
     line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
     assert f"LEGACY_CURRENCY={written} is not an ISO 4217 currency code" in line
     _assert_nothing_written(databases)
+
+
+@pytest.mark.parametrize(
+    ("key", "written", "expected"),
+    [
+        ("DASK_WORKERS", "two", "DASK_WORKERS=two is not a whole number above 0"),
+        ("DASK_PARTITION_ROWS", "0", "DASK_PARTITION_ROWS=0 is not a whole number above 0"),
+        ("DASK_WORKER_MEMORY", "lots", "DASK_WORKER_MEMORY=lots is not an amount of memory"),
+    ],
+)
+def test_a_dask_setting_that_does_not_read_stops_the_run(
+    databases: Databases, key: str, written: str, expected: str
+) -> None:
+    line = _one_error_line(run_module("loader", "migrate", env=databases.env(**{key: written}), check=False))
+    assert expected in line
+    _assert_nothing_written(databases)
+
+
+def test_dask_own_settings_in_env_are_left_alone(databases: Databases) -> None:
+    text = f"OLD_DATABASE_URL={databases.old_url}\nNEW_DATABASE_URL={databases.new_url}\n"
+    text += "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=30s\nDASK_WORKERS=3\nDASK_PARTITION_ROWS=50_000\n"
+    assert (
+        f"NEW_DATABASE_URL={databases.new_url}"
+        in run_module("loader", "db-urls", env=_with_env_file(databases, text)).stdout
+    )
 
 
 def test_unknown_old_and_new_variables_in_the_process_environment_are_left_alone(databases: Databases) -> None:

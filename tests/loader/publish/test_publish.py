@@ -8,51 +8,13 @@ import subprocess
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from tests.support.databases import SQL_LOOKING, Databases, Server, run_module
-from tests.support.helpers import count, target_fingerprints
+from tests.support.helpers import canonical, count, drop_new, fresh_pair, target_fingerprints
 from tests.support.processes import blocked_on_lock, pipeline_sessions, start_module, wait_for
 
-# Every target table as legacy ids and values, surrogate keys replaced by the legacy keys they stand for.
-CANONICAL = {
-    "users": "select legacy_user_id, username, email, full_name, phone, registered_at, password_hash from users",
-    "addresses": (
-        "select users.legacy_user_id, street, city, state, postal_code, country, country_code, address_raw "
-        "from addresses inner join users on users.user_id = addresses.user_id"
-    ),
-    "product_categories": "select name from product_categories",
-    "products": (
-        "select legacy_product_id, products.name, description, product_categories.name, price, currency, created_at "
-        "from products left join product_categories on product_categories.category_id = products.category_id"
-    ),
-    "orders": (
-        "select legacy_order_id, users.legacy_user_id, status, ordered_at, total_amount, orders.currency "
-        "from orders inner join users on users.user_id = orders.user_id"
-    ),
-    "order_items": (
-        "select order_items.legacy_order_id, orders.legacy_order_id, products.legacy_product_id, quantity, "
-        "unit_price, order_items.currency from order_items "
-        "inner join orders on orders.order_id = order_items.order_id "
-        "inner join products on products.product_id = order_items.product_id"
-    ),
-}
-LAST_LEDGER = (
-    "select legacy_table, legacy_id, outcome::text, stage, reason_code, column_name, raw_value, "
-    "merged_into_legacy_id, raw_row::text from migration_ledger "
-    "where run_id = (select max(run_id) from migration_runs where status = 'published')"
-)
 # Publish's first statement on the ledger: it makes the run's partition, after writing the target tables.
 LEDGER_APPEND = "create table migration_ledger_run_"
-
-
-def canonical(conn: psycopg.Connection) -> dict[str, list[tuple[str, ...]]]:
-    """The target by legacy ids and values, each row as text, sorted: what two migrations must agree on."""
-    tables = {}
-    for table, query in {**CANONICAL, "ledger": LAST_LEDGER}.items():
-        rows = conn.execute(query).fetchall()
-        tables[table] = sorted(tuple("" if value is None else str(value) for value in row) for row in rows)
-    return tables
 
 
 def surrogate_ids(conn: psycopg.Connection) -> dict[str, dict[int, int]]:
@@ -78,19 +40,6 @@ def constraint_definitions(conn: psycopg.Connection) -> list[tuple[str, str, str
 def runs(databases: Databases) -> list[tuple[int, str, str]]:
     with databases.new() as conn:
         return conn.execute("select run_id, command, status from migration_runs order by run_id").fetchall()
-
-
-def fresh_pair(server: Server, like: Databases, scratch_name: str) -> Databases:
-    """Another, empty target database next to `like`'s legacy database."""
-    pair = Databases(server, like.old_name, f"{like.new_name}_{scratch_name}", like.scratch / scratch_name)
-    with server.admin() as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(pair.new_name)))
-    return pair
-
-
-def drop_new(server: Server, pair: Databases) -> None:
-    with server.admin() as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(pair.new_name)))
 
 
 def test_migrate_twice_gives_identical_target_checksums_and_writes_nothing(migrated: Databases) -> None:

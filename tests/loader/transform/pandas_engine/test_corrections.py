@@ -160,7 +160,7 @@ def _corrections_differences(conn: psycopg.Connection[Any], reference: str) -> l
     """Rows of the corrections quarantine only one engine wrote (reference: dbt's, set aside)."""
     current = f"{QUARANTINE_SCHEMA}.corrections"
     differences = []
-    for left, right, who in ((reference, current, "dbt only"), (current, reference, "pandas only")):
+    for left, right, who in ((reference, current, "dbt only"), (current, reference, "engine only")):
         query = (
             f"select row_to_json(only_left)::text from (select * from {left} except all select * from {right}) "
             "as only_left"

@@ -17,72 +17,22 @@ from psycopg import sql
 from loader.core.errors import PipelineError
 from loader.transform.pandas_engine import models
 from tests.support.databases import Databases, run_module
-from tests.support.differential import TABLES, column_types, set_aside_dbt_outputs, table_differences
+from tests.support.differential import (
+    EXTRA_ORDERS,
+    TABLES,
+    add_edge_rows,
+    column_types,
+    set_aside_dbt_outputs,
+    table_differences,
+)
 
 SIZE = int(os.environ.get("PANDAS_ENGINE_DIFF_SIZE", "2000"))
-
-# Legacy rows beyond what the seeder writes: text where PostgreSQL's and Python's Unicode rules part ways, and
-# the shapes the rules' edge cases are made of. (id, username, email, full_name, registration, address, phone)
-EXTRA_USERS = [
-    (
-        900001,
-        "İstanbul",
-        "İNCE@MAIL.COM",
-        "İNCE, ÖMER",
-        "2021-02-29",
-        "1 Main St,\u00a0Apt 2, Springfield, IL 62701",
-        "+1 555",
-    ),
-    (
-        900002,
-        "straße",
-        "strasse@mail.com",
-        "STRAẞE, ß",
-        "03/04/2021 13:15 PM",
-        "PSC 1, Box 2, APO AE 12345, U.S.A.",
-        "x",
-    ),
-    (
-        900003,
-        "\tspaced\u2003",
-        " Spaced@Mail.Com ",
-        "DOE, JANE, JR.",
-        "1614870000",
-        " ,Dover ,DE 19901-1234, Atlantis",
-        "",
-    ),
-    (900004, "rené", "rene@mail.com", "RENE\u0301E D'ARC", "N/A", "\tN/A", "0044 20 7946 0958"),
-]
-EXTRA_ORDERS = [
-    (900001, "istanbul", "2021-03-04", "Shipped", "no such product", 1, "1.00", "1.00"),
-    (900002, "İNCE@mail.com", "2021-03-04", "shipped", "x", 1, "1.00", "1.00"),
-    (900003, " spaced ", "2021-03-04", "shipped", "x", 1, "1.00", "1.00"),
-    (900004, " spaced ", "2021-03-04", "shipped", "x", 1, "1.00", "1.00"),
-]
-
-
-def _add_edge_rows(databases: Databases) -> None:
-    with databases.old() as conn, conn.cursor() as cursor:
-        cursor.executemany("insert into old_users values (%s, %s, %s, %s, %s, %s, %s)", EXTRA_USERS)
-        cursor.executemany("insert into old_orders values (%s, %s, %s, %s, %s, %s, %s, %s)", EXTRA_ORDERS)
-        # Columns beyond the legacy contract travel in the legacy row and take part in rule O3's comparison;
-        # derived from the other columns, so a double submit stays one.
-        cursor.execute(
-            "alter table old_orders add column entered_at timestamp, add column gift boolean, "
-            "add column discount numeric(5, 2), add column channel text"
-        )
-        cursor.execute(
-            "update old_orders set "
-            "entered_at = case when status_text ilike 'ship%' then timestamp '2021-01-01 10:00' end, "
-            "gift = quantity > 2, discount = case when quantity = 1 then 1.50 end, "
-            "channel = left(product_name_redundant, 3)"
-        )
 
 
 def test_pandas_engine_writes_what_dbt_writes_on_the_dirty_profile(databases: Databases) -> None:
     env = databases.env(LEGACY_MIGRATE_REPORT_DIR=str(databases.scratch / "reports"))
     databases.seed("--profile", "dirty", "--size", str(SIZE), "--seed", "11")
-    _add_edge_rows(databases)
+    add_edge_rows(databases)
     # The whole pipeline with dbt, up to the commit: stage, transform, publish's gates (a plan leaves the schema
     # to `loader schema`).
     run_module("loader", "schema", env=env)

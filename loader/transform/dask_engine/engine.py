@@ -1,0 +1,737 @@
+"""The dask engine: the pandas engine's models, run by partition on a dask.distributed cluster (docs/dask-engine.md).
+
+Every step is a function of loader.transform.pandas_engine.models, run on rows that hold what it reads:
+- row by row, or by legacy id (the staging parse, K1, the classification, marts, rejects, warnings): on each id-range
+  partition of the staging table, where it was read (partitions.py);
+- by another key (U2 by username, U1 by email, O3 by the whole row, O1 by user key, O7 by legacy user id, O2 by
+  product name): the narrow columns it reads are shuffled by that key (dask's p2p shuffle, on disk), the step runs on
+  each shuffled partition, which holds every row of its keys, and the result goes back to the id-range partitions by
+  row key (a range shuffle, `set_index` on the partitions' own divisions).
+No table passes through one process: the driver holds futures, the corrections and the product categories.
+Workers write their partitions' marts and quarantine with COPY into loading tables; the driver checks them in SQL
+(conservation, the marts' data tests) and swaps them in, in one transaction, so a failure leaves the previous
+tables (of any engine) as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from datetime import datetime
+from typing import Any
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+from distributed import Client, Future, LocalCluster, wait
+from psycopg import sql
+
+from loader.core.config import Database, Settings
+from loader.core.contract import CORRECTIONS_TABLE, LEGACY_TABLE_MARTS
+from loader.core.db import connect, connect_for_copy
+from loader.core.errors import ConfigError, PipelineError
+from loader.transform.dask_engine import partitions
+from loader.transform.dask_engine.partitions import ROW_KEY_BITS, Partition
+from loader.transform.pandas_engine import io, models
+from loader.transform.pandas_engine.engine import inspect_staging
+from loader.transform.pandas_engine.io import OutputTable
+from loader.transform.pandas_engine.pg_text import TextRules
+from loader.transform.pandas_engine.project import Project, load_project
+
+logger = logging.getLogger(__name__)
+LOADING_SUFFIX = "__dask_loading"
+# The side of a keyed step's input a row comes from: the rows to resolve, or what they are resolved against.
+_ASKING, _ANSWERING = 0, 1
+
+
+def run(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Transform the staged legacy tables into the marts and the quarantine on a dask cluster; rows written per table.
+
+    The same tables, columns and rows as the pandas engine (and dbt) write; `variables` as for the pandas engine.
+    """
+    project = load_project(variables=variables)
+    with cluster_client(settings) as client:
+        written = _Run(settings, project, client).execute()
+        peaks = client.run(_peak_rss_mib)
+    logger.info(
+        "dask workers' peak memory: %s MiB", ", ".join(f"{peak:.0f}" for peak in sorted(peaks.values(), reverse=True))
+    )
+    return written
+
+
+@contextmanager
+def cluster_client(settings: Settings) -> Iterator[Client]:
+    """A client of the scheduler DASK_SCHEDULER_ADDRESS names, or of a local cluster of DASK_WORKERS processes."""
+    # Dask's own progress is noise in the run's log; the p2p shuffle logs every shuffle it starts at WARNING.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+    address = settings.dask_scheduler_address
+    if address:
+        try:
+            client = Client(address, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(
+                f"cannot reach the dask scheduler at {address} (DASK_SCHEDULER_ADDRESS): {exc}; start it "
+                "(`dask scheduler`, then `dask worker <address>` on each machine), or unset it for a local cluster"
+            ) from None
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=settings.dask_workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=settings.dask_worker_memory,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Run:
+    def __init__(self, settings: Settings, project: Project, client: Client) -> None:
+        self.settings = settings
+        self.project = project
+        self.client = client
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        return self.client.submit(function, *args, pure=False)
+
+    def execute(self) -> dict[str, int]:
+        settings, project = self.settings, self.project
+        schema = project.staging_schema
+        with closing(connect_for_copy(settings.new)) as source:
+            # One snapshot for every partition of every table: the workers import the one this transaction exports.
+            source.set_session(isolation_level="REPEATABLE READ", readonly=True)
+            with source.cursor() as cursor:
+                shape = inspect_staging(cursor, project)
+                cursor.execute("select pg_export_snapshot()")
+                snapshot = str((cursor.fetchone() or ("",))[0])
+                plans = {
+                    table: partitions.plan(cursor, schema, table, settings.dask_partition_rows)
+                    for table in shape.columns
+                }
+            corrections = io.read_staged(source, schema, CORRECTIONS_TABLE, shape.correction_columns)
+            raw = {
+                table: [
+                    self.submit(partitions.read, settings.new, snapshot, schema, tuple(shape.columns[table]), part)
+                    for part in parts
+                ]
+                for table, parts in plans.items()
+            }
+            # The snapshot can be imported only while this transaction lasts.
+            wait([future for futures in raw.values() for future in futures])
+            for futures in raw.values():
+                for future in futures:
+                    if future.status == "error":
+                        future.result()
+            source.rollback()
+        rules = shape.text_rules()
+        project, currencies = models.prepare(project, rules)
+        self.project = project
+        # Sent to every worker once, not with every task: the project holds the seeds, the rules the locale's tables.
+        if corrections.empty:
+            staged_corrections = models.stage_corrections(corrections, {}, project, rules, currencies)
+        self.shared_project, rules, currencies = self.client.scatter([project, rules, currencies], broadcast=True)
+        if not corrections.empty:
+            staged_corrections = self._stage_corrections(raw, corrections, rules, currencies)
+        corrections_future = self.client.scatter(staged_corrections, broadcast=True)
+
+        users = self._users(raw["old_users"], plans["old_users"], corrections_future, rules)
+        products = [
+            self.submit(_products, part, corrections_future, rules, currencies, self.shared_project)
+            for part in raw["old_products"]
+        ]
+        orders = self._orders(
+            raw["old_orders"],
+            plans["old_orders"],
+            corrections_future,
+            rules,
+            currencies,
+            users,
+            products,
+            shape.snapshot_taken_at,
+        )
+        return self._write(raw, users, products, orders, staged_corrections, shape.snapshot_taken_at)
+
+    # Corrections (rule C2): few; each partition finds the ones naming its ids.
+
+    def _stage_corrections(
+        self,
+        raw: Mapping[str, list[Future[Any]]],
+        corrections: pd.DataFrame,
+        rules: Future[Any],
+        currencies: Future[Any],
+    ) -> pd.DataFrame:
+        found = self.client.gather(
+            [
+                self.submit(_corrections_of, part, corrections, self.shared_project, rules, currencies)
+                for futures in raw.values()
+                for part in futures
+            ]
+        )
+        # A legacy id is in one partition at most: each correction takes the status of the one that holds its id.
+        staged: pd.DataFrame = found[0].copy()
+        for partial in found[1:]:
+            held = models._bools(partial["legacy_rows"] > 0)
+            staged.loc[held] = partial.loc[held]
+        return staged
+
+    # Users: K1, U4, L1 by partition; U2 by username; U1 by email.
+
+    def _users(
+        self, raw: list[Future[Any]], plan: Sequence[Partition], corrections: Future[Any], rules: TextRules
+    ) -> list[Future[Any]]:
+        staged = [self.submit(_stage_users, part, corrections, rules) for part in raw]
+        reasons = [self.submit(models.user_row_reasons, part, self.shared_project) for part in staged]
+        duplicates = self._keyed(
+            [self.submit(_username_input, part, reason) for part, reason in zip(staged, reasons, strict=True)],
+            "username",
+            _username_step,
+            _frame({"duplicate": "bool"}),
+            plan,
+        )
+        lowest = self._keyed(
+            [
+                self.submit(_email_input, part, reason, duplicate)
+                for part, reason, duplicate in zip(staged, reasons, duplicates, strict=True)
+            ],
+            "email",
+            _email_step,
+            _frame({"lowest": "Int64"}),
+            plan,
+        )
+        return [
+            self.submit(_classify_users, *parts, self.shared_project)
+            for parts in zip(staged, reasons, duplicates, lowest, strict=True)
+        ]
+
+    # Orders: K1 and the parse by partition; O3 by the row; O1 by user key; O7 by user id; O2 by product name.
+
+    def _orders(
+        self,
+        raw: list[Future[Any]],
+        plan: Sequence[Partition],
+        corrections: Future[Any],
+        rules: TextRules,
+        currencies: Mapping[str, str | None],
+        users: list[Future[Any]],
+        products: list[Future[Any]],
+        snapshot_taken_at: datetime | None,
+    ) -> list[Future[Any]]:
+        staged = [self.submit(_stage_orders, part, corrections, rules, currencies) for part in raw]
+        first_ids = self._keyed(
+            [self.submit(_duplicate_input, part, corrections) for part in raw],
+            "digest",
+            _duplicate_step,
+            _frame({"first_id": "Int64"}),
+            plan,
+        )
+        user_schema = _USER_MATCH_SCHEMA
+        user_match = self._keyed(
+            [self.submit(_user_match_asking, part) for part in staged]
+            + [self.submit(_user_match_answering, part) for part in users],
+            "key",
+            _user_match_step,
+            _frame({"user_match_count": "float64", "legacy_user_id": "Int64", "user_candidate_legacy_ids": "str"}),
+            plan,
+            user_schema,
+        )
+        registered_dtype = self.client.submit(_registered_dtype, users[0]).result()
+        registered_schema = {"key": "Int64", "side": "int8", "row_key": "Int64", "registered_at": registered_dtype}
+        registered = self._keyed(
+            [self.submit(_registration_asking, part, registered_schema) for part in user_match]
+            + [self.submit(_registration_answering, part, registered_schema) for part in users],
+            "key",
+            _registration_step,
+            _frame({"registered_at": registered_dtype}),
+            plan,
+            registered_schema,
+        )
+        product_schema = self.client.submit(_product_match_schema, staged[0], products[0]).result()
+        product_match = self._keyed(
+            [self.submit(_product_match_asking, part, product_schema) for part in staged]
+            + [self.submit(_product_match_answering, part, product_schema) for part in products],
+            "key",
+            _product_match_step,
+            _frame(_PRODUCT_MATCH_OUTPUT),
+            plan,
+            product_schema,
+        )
+        return [
+            self.submit(_classify_orders, *parts, self.shared_project, snapshot_taken_at)
+            for parts in zip(staged, first_ids, user_match, registered, product_match, strict=True)
+        ]
+
+    def _keyed(
+        self,
+        inputs: list[Future[Any]],
+        key: str,
+        step: Callable[[pd.DataFrame], pd.DataFrame],
+        meta: pd.DataFrame,
+        plan: Sequence[Partition],
+        schema: Mapping[str, Any] | None = None,
+    ) -> list[Future[Any]]:
+        """Run `step` on the rows of each key together (a shuffle by `key`), its result (indexed by row key) back in
+        the partitions of `plan`: one future per partition, holding the results of that partition's rows."""
+        input_meta = self.client.submit(_empty, inputs[0]).result() if schema is None else _frame(schema)
+        frame = dd.from_delayed(inputs, meta=input_meta, verify_meta=False)
+        shuffled = frame.shuffle(on=key, npartitions=max(1, len(plan)))
+        results = shuffled.map_partitions(_checked(step, meta), meta=meta)
+        divisions = [part.first_key for part in plan] + [((plan[-1].number + 1) << ROW_KEY_BITS) - 1]
+        back = results.reset_index().set_index("row_key", divisions=divisions)
+        futures: list[Future[Any]] = self.client.compute(back.to_delayed())
+        return futures
+
+    # Writing: workers COPY their partitions into loading tables; the driver checks and swaps them in.
+
+    def _write(
+        self,
+        raw: Mapping[str, list[Future[Any]]],
+        users: list[Future[Any]],
+        products: list[Future[Any]],
+        orders: list[Future[Any]],
+        staged_corrections: pd.DataFrame,
+        snapshot_taken_at: datetime | None,
+    ) -> dict[str, int]:
+        project, database = self.project, self.settings.new
+        tables = [*project.marts.values(), project.rejects, project.warnings, project.corrections, project.stamp]
+        with connect(database, autocommit=True) as conn, conn.cursor() as cursor:
+            for schema in sorted({table.schema for table in tables}):
+                cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+            for table in tables:
+                loading = sql.Identifier(table.schema, table.name + LOADING_SUFFIX)
+                cursor.execute(sql.SQL("drop table if exists {}").format(loading))
+                cursor.execute(table.create_sql(table.name + LOADING_SUFFIX))
+        swapped = False
+        try:
+            writes = [
+                self.submit(_write_users, database, part, classified, self.shared_project)
+                for part, classified in zip(raw["old_users"], users, strict=True)
+            ]
+            writes += [
+                self.submit(_write_products, database, part, classified, self.shared_project)
+                for part, classified in zip(raw["old_products"], products, strict=True)
+            ]
+            writes += [
+                self.submit(_write_orders, database, part, classified, self.shared_project)
+                for part, classified in zip(raw["old_orders"], orders, strict=True)
+            ]
+            picked = self.client.gather(
+                [
+                    self.submit(_corrected_rows_of, part, staged_corrections)
+                    for futures in raw.values()
+                    for part in futures
+                ]
+            )
+            counts: dict[str, int] = {}
+            categories: list[pd.Series] = []
+            for written, found in self.client.gather(writes):
+                for name, rows in written.items():
+                    counts[name] = counts.get(name, 0) + rows
+                categories.append(found)
+            legacy = {
+                name: models.LegacyTable(name, columns, pd.concat([p.rows for p in picked if p.name == name]))
+                for name, columns in {p.name: p.columns for p in picked}.items()
+            }
+            driver_outputs = {
+                project.marts["product_categories"]: models.conform_marts(
+                    {"product_categories": pd.DataFrame({"name": pd.concat(categories).drop_duplicates()})}, project
+                )["product_categories"],
+                project.corrections: models.build_corrections(staged_corrections, legacy, project),
+                project.stamp: pd.DataFrame({"snapshot_taken_at": [snapshot_taken_at]}),
+            }
+            with connect(database) as conn:
+                with conn.cursor() as cursor:
+                    for table, frame in driver_outputs.items():
+                        io.copy_frame(cursor, table, table.name + LOADING_SUFFIX, frame)
+                        counts[table.name] = len(frame)
+                    _check(cursor, project)
+                    for table in tables:
+                        final = sql.Identifier(table.schema, table.name)
+                        cursor.execute(sql.SQL("drop table if exists {}").format(final))
+                        cursor.execute(
+                            sql.SQL("alter table {} rename to {}").format(
+                                sql.Identifier(table.schema, table.name + LOADING_SUFFIX), sql.Identifier(table.name)
+                            )
+                        )
+                        # Publish joins these next: plan it on real row counts, as dbt's post-hook does.
+                        cursor.execute(sql.SQL("analyze {}").format(final))
+                conn.commit()
+                swapped = True
+        finally:
+            if not swapped:
+                _drop_loading(database, tables)
+        return {table.name: counts.get(table.name, 0) for table in tables}
+
+
+def _drop_loading(database: Database, tables: Sequence[OutputTable]) -> None:
+    """Best effort after a failure: the loading tables go; the next run drops any left anyway."""
+    try:
+        with connect(database, autocommit=True) as conn, conn.cursor() as cursor:
+            for table in tables:
+                loading = sql.Identifier(table.schema, table.name + LOADING_SUFFIX)
+                cursor.execute(sql.SQL("drop table if exists {}").format(loading))
+    except Exception:  # the failure that brought us here is the one to report
+        logger.warning("could not drop the dask engine's loading tables; the next run drops them")
+
+
+def _loading(table: OutputTable) -> sql.Identifier:
+    return sql.Identifier(table.schema, table.name + LOADING_SUFFIX)
+
+
+def _check(cursor: Any, project: Project) -> None:
+    """What the pandas engine checks before writing, checked in SQL on the loading tables: every staged row migrated
+    or in rejects as often as staged (NULL ids one group), and the marts' data tests."""
+    problems = []
+    for legacy_table, (mart, key) in LEGACY_TABLE_MARTS.items():
+        cursor.execute(
+            sql.SQL(
+                """
+                with staged as (
+                    select id is null as null_id, coalesce(id, 0) as id, count(*) as times from {staged}
+                    group by 1, 2
+                ),
+                accounted as (
+                    select {key} as legacy_id from {mart}
+                    union all
+                    select legacy_id from {rejects} where legacy_table = %s
+                ),
+                found as (
+                    select legacy_id is null as null_id, coalesce(legacy_id, 0) as id, count(*) as times
+                    from accounted group by 1, 2
+                )
+                select count(*) from staged full join found using (null_id, id)
+                where coalesce(staged.times, 0) <> coalesce(found.times, 0)
+                """
+            ).format(
+                staged=sql.Identifier(project.staging_schema, legacy_table),
+                key=sql.Identifier(key),
+                mart=_loading(project.marts[mart]),
+                rejects=_loading(project.rejects),
+            ),
+            (legacy_table,),
+        )
+        differing = int((cursor.fetchone() or (0,))[0])
+        if differing:
+            problems.append(f"{legacy_table}: {differing} ids not accounted for as often as staged")
+    if problems:
+        raise PipelineError("conservation check failed, nothing was written: " + "; ".join(problems))
+    failures = []
+    for unique_mart, column in models.MART_UNIQUE:
+        cursor.execute(
+            sql.SQL("select count({column}) - count(distinct {column}) from {mart}").format(
+                column=sql.Identifier(column), mart=_loading(project.marts[unique_mart])
+            )
+        )
+        repeats = int((cursor.fetchone() or (0,))[0])
+        if repeats:
+            failures.append(f"{unique_mart}.{column} is not unique ({repeats} repeats)")
+    for child, column, parent, key in models.MART_REFERENCES:
+        cursor.execute(
+            sql.SQL(
+                "select count(*) from {mart} as child where child.{column} is not null "
+                "and not exists (select from {parent} as parent where parent.{key} = child.{column})"
+            ).format(
+                mart=_loading(project.marts[child]),
+                column=sql.Identifier(column),
+                parent=_loading(project.marts[parent]),
+                key=sql.Identifier(key),
+            )
+        )
+        orphans = int((cursor.fetchone() or (0,))[0])
+        if orphans:
+            failures.append(f"{child}.{column} names {orphans} rows missing from {parent}.{key}")
+    if failures:
+        raise PipelineError("the marts fail dbt's data tests, nothing was written: " + "; ".join(failures))
+
+
+# The tasks, run on the workers. Each is a function of models on one partition, or on one shuffled partition.
+
+
+def _frame(dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    """An empty frame of these columns, indexed by row key: a step's dask meta."""
+    return pd.DataFrame(
+        {name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()},
+        index=pd.Index([], dtype="int64", name="row_key"),
+    )
+
+
+def _empty(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.iloc[0:0]
+
+
+def _checked(
+    step: Callable[[pd.DataFrame], pd.DataFrame], meta: pd.DataFrame
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """The step, its result in exactly meta's columns and types (the range shuffle after it needs one schema)."""
+
+    def run_step(frame: pd.DataFrame) -> pd.DataFrame:
+        result = step(frame)
+        result = result[list(meta.columns)].astype(meta.dtypes.to_dict())
+        result.index = result.index.astype("int64").rename("row_key")
+        return result
+
+    return run_step
+
+
+def _union(frame: pd.DataFrame, side: int, schema: Mapping[str, Any]) -> pd.DataFrame:
+    """A keyed step's input rows in its one schema (columns of the other side empty), tagged with their side."""
+    columns = {
+        name: frame[name] if name in frame.columns else pd.Series(pd.NA, index=frame.index)
+        for name in schema
+        if name not in ("side", "row_key")
+    }
+    union = pd.DataFrame(columns, index=frame.index)
+    union["side"] = side
+    union["row_key"] = frame.index.to_series() if side == _ASKING else pd.NA
+    return union[list(schema)].astype(dict(schema)).reset_index(drop=True)
+
+
+def _sides(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A shuffled keyed partition's asking rows (indexed by row key) and answering rows."""
+    asking = frame[models._bools(frame["side"] == _ASKING)]
+    asking = asking.set_index(pd.Index(asking["row_key"].astype("int64"), name="row_key"))
+    return asking, frame[models._bools(frame["side"] == _ANSWERING)]
+
+
+def _corrections_of(
+    part: models.LegacyTable,
+    corrections: pd.DataFrame,
+    project: Project,
+    rules: TextRules,
+    currencies: Mapping[str, str | None],
+) -> pd.DataFrame:
+    return models.stage_corrections(corrections, {part.name: part}, project, rules, currencies)
+
+
+def _corrected_rows_of(part: models.LegacyTable, corrections: pd.DataFrame) -> models.LegacyTable:
+    """The legacy rows of this partition that a correction names (for the corrections table's legacy_row)."""
+    named = corrections.loc[models._bools(corrections["legacy_table"] == part.name), "row"].dropna()
+    rows = part.rows.loc[part.rows.index.isin(named.astype("int64"))]
+    return models.LegacyTable(part.name, part.columns, rows)
+
+
+def _stage_users(part: models.LegacyTable, corrections: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
+    return models.stage_users(models.corrected_rows(part, corrections), rules)
+
+
+def _username_input(users: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
+    kept = users.loc[~models._bools(reasons.notna()), ["legacy_user_id", "username"]]
+    return kept.astype({"legacy_user_id": "Int64", "username": "str"})
+
+
+def _username_step(kept: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"duplicate": models._bools(models.username_duplicates(kept))}, index=kept.index)
+
+
+def _email_input(users: pd.DataFrame, reasons: pd.Series, duplicates: pd.DataFrame) -> pd.DataFrame:
+    rejected = models._bools(reasons.notna()) | _aligned_bools(duplicates["duplicate"], users.index)
+    emailed = users.loc[~rejected & models._bools(users["email"].notna()), ["legacy_user_id", "email"]]
+    return emailed.astype({"legacy_user_id": "Int64", "email": "str"})
+
+
+def _email_step(emailed: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"lowest": models.email_survivors(emailed)}, index=emailed.index)
+
+
+def _aligned_bools(values: pd.Series, index: pd.Index) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    return models._bools(values.reindex(index))
+
+
+def _classify_users(
+    users: pd.DataFrame, reasons: pd.Series, duplicates: pd.DataFrame, lowest: pd.DataFrame, project: Project
+) -> pd.DataFrame:
+    duplicate = _aligned_bools(duplicates["duplicate"], users.index)
+    lowest_with_email = lowest["lowest"].reindex(users.index).astype(users["legacy_user_id"].dtype)
+    return models.classify_users(users, reasons, duplicate, lowest_with_email, project)
+
+
+def _products(
+    part: models.LegacyTable,
+    corrections: pd.DataFrame,
+    rules: TextRules,
+    currencies: Mapping[str, str | None],
+    project: Project,
+) -> pd.DataFrame:
+    """Products by partition: every product rule reads one row, or the copies of one id (K1)."""
+    rows = models.corrected_rows(part, corrections)
+    return models.classify_products(models.stage_products(rows, rules, currencies, project.legacy_currency), project)
+
+
+def _stage_orders(
+    part: models.LegacyTable, corrections: pd.DataFrame, rules: TextRules, currencies: Mapping[str, str | None]
+) -> pd.DataFrame:
+    return models.stage_orders(models.corrected_rows(part, corrections), rules, currencies)
+
+
+def _duplicate_input(part: models.LegacyTable, corrections: pd.DataFrame) -> pd.DataFrame:
+    """Rule O3's input: every corrected legacy column but the id, the row's own id (K1) and a digest to shuffle by
+    (equal rows, equal digests; the step then groups on the columns themselves)."""
+    rows = models.corrected_rows(part, corrections)
+    others = rows[[column.name for column in part.columns if column.name != "id"]]
+    frame = others.assign(
+        own_id=models.own_legacy_ids(rows["id"]),
+        digest=pd.util.hash_pandas_object(others, index=False).to_numpy(),
+    )
+    return frame
+
+
+def _duplicate_step(frame: pd.DataFrame) -> pd.DataFrame:
+    others = frame.drop(columns=["own_id", "digest"])
+    return pd.DataFrame({"first_id": models.lowest_equal_rows(others, frame["own_id"])}, index=frame.index)
+
+
+_USER_MATCH_SCHEMA = {"key": "str", "side": "int8", "row_key": "Int64", "matched_by": "str", "surviving": "Int64"}
+
+
+def _user_match_asking(orders: pd.DataFrame) -> pd.DataFrame:
+    return _union(orders.rename(columns={"user_identifier_key": "key"}), _ASKING, _USER_MATCH_SCHEMA)
+
+
+def _user_match_answering(users: pd.DataFrame) -> pd.DataFrame:
+    kept = users.loc[models._bools(users["outcome"] != "rejected"), models.KEPT_USER_COLUMNS]
+    candidates = models.user_candidates(kept).rename(columns={"user_key": "key"})
+    return _union(candidates, _ANSWERING, _USER_MATCH_SCHEMA)
+
+
+def _user_match_step(frame: pd.DataFrame) -> pd.DataFrame:
+    asking, answering = _sides(frame)
+    candidates = answering[["key", "matched_by", "surviving"]].rename(columns={"key": "user_key"})
+    return models.match_users(asking["key"], candidates)
+
+
+def _registered_dtype(users: pd.DataFrame) -> Any:
+    return users["registered_at"].dtype
+
+
+def _registration_asking(user_match: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
+    return _union(user_match.rename(columns={"legacy_user_id": "key"}), _ASKING, schema)
+
+
+def _registration_answering(users: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
+    kept = users.loc[models._bools(users["outcome"] != "rejected"), ["legacy_user_id", "registered_at"]]
+    return _union(kept.rename(columns={"legacy_user_id": "key"}), _ANSWERING, schema)
+
+
+def _registration_step(frame: pd.DataFrame) -> pd.DataFrame:
+    asking, answering = _sides(frame)
+    kept = answering[["key", "registered_at"]].rename(columns={"key": "legacy_user_id"})
+    return pd.DataFrame({"registered_at": models.registration_dates(asking["key"], kept)}, index=asking.index)
+
+
+_PRODUCT_MATCH_OUTPUT = {
+    "name_count": "float64",
+    "legacy_product_id": "Int64",
+    "product_price": "Int64",
+    "product_currency": "str",
+    "product_price_raw": "str",
+    "named_by_product": "str",
+    "product_unknown": "bool",
+    "product_candidate_legacy_ids": "str",
+}
+
+
+def _product_match_schema(orders: pd.DataFrame, products: pd.DataFrame) -> dict[str, Any]:
+    """The keyed input of rule O2: the order's columns it reads and the product's, keyed by product name key."""
+    schema: dict[str, Any] = {"key": orders["product_name_key"].dtype, "side": "int8", "row_key": "Int64"}
+    schema |= {name: orders[name].dtype for name in models.PRODUCT_MATCH_INPUT if name != "product_name_key"}
+    schema |= {name: products[name].dtype for name in models.MIGRATED_PRODUCT_COLUMNS if name != "product_name_key"}
+    # Text as str whatever a partition made of it (a category, say): one schema for every partition.
+    return {name: "str" if str(dtype) in ("category", "object") else dtype for name, dtype in schema.items()}
+
+
+def _product_match_asking(orders: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
+    return _union(orders.rename(columns={"product_name_key": "key"}), _ASKING, schema)
+
+
+def _product_match_answering(products: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
+    migrated = products.loc[models._bools(products["outcome"] == "migrated"), models.MIGRATED_PRODUCT_COLUMNS]
+    return _union(migrated.rename(columns={"product_name_key": "key"}), _ANSWERING, schema)
+
+
+def _product_match_step(frame: pd.DataFrame) -> pd.DataFrame:
+    asking, answering = _sides(frame)
+    orders = asking.rename(columns={"key": "product_name_key"})[models.PRODUCT_MATCH_INPUT]
+    products = answering.rename(columns={"key": "product_name_key"})[models.MIGRATED_PRODUCT_COLUMNS]
+    return models.match_products(orders, products)
+
+
+def _classify_orders(
+    orders: pd.DataFrame,
+    first_ids: pd.DataFrame,
+    user_match: pd.DataFrame,
+    registered: pd.DataFrame,
+    product_match: pd.DataFrame,
+    project: Project,
+    snapshot_taken_at: datetime | None,
+) -> pd.DataFrame:
+    index = orders.index
+    return models.classify_orders(
+        orders,
+        first_ids["first_id"].reindex(index),
+        user_match.reindex(index),
+        registered["registered_at"].reindex(index),
+        product_match.reindex(index),
+        project,
+        snapshot_taken_at,
+    )
+
+
+def _copy(database: Database, outputs: Mapping[OutputTable, pd.DataFrame]) -> dict[str, int]:
+    with connect(database) as conn, conn.cursor() as cursor:
+        for table, frame in outputs.items():
+            io.copy_frame(cursor, table, table.name + LOADING_SUFFIX, frame)
+    return {table.name: len(frame) for table, frame in outputs.items()}
+
+
+def _quarantine_outputs(
+    project: Project, rejects: models.Entries, warnings: models.Entries
+) -> dict[OutputTable, pd.DataFrame]:
+    return {
+        project.rejects: models.quarantine([rejects], outcome=None),
+        project.warnings: models.quarantine([warnings], outcome="warning"),
+    }
+
+
+def _write_users(
+    database: Database, part: models.LegacyTable, users: pd.DataFrame, project: Project
+) -> tuple[dict[str, int], pd.Series]:
+    marts = models.conform_marts(models.user_marts(users, project), project)
+    outputs = {project.marts[name]: frame for name, frame in marts.items()}
+    outputs |= _quarantine_outputs(
+        project, models.user_rejects(part, users, project), models.user_warnings(part, users, project.mappings)
+    )
+    return _copy(database, outputs), pd.Series([], dtype="str")
+
+
+def _write_products(
+    database: Database, part: models.LegacyTable, products: pd.DataFrame, project: Project
+) -> tuple[dict[str, int], pd.Series]:
+    marts = models.product_marts(products)
+    categories = marts.pop("product_categories")["name"]
+    outputs = {project.marts[name]: frame for name, frame in models.conform_marts(marts, project).items()}
+    outputs |= _quarantine_outputs(
+        project, models.product_rejects(part, products, project), models.product_warnings(part, products)
+    )
+    return _copy(database, outputs), categories.astype("str")
+
+
+def _write_orders(
+    database: Database, part: models.LegacyTable, orders: pd.DataFrame, project: Project
+) -> tuple[dict[str, int], pd.Series]:
+    marts = models.conform_marts(models.order_marts(orders), project)
+    outputs = {project.marts[name]: frame for name, frame in marts.items()}
+    outputs |= _quarantine_outputs(
+        project, models.order_rejects(part, orders, project), models.order_warnings(part, orders)
+    )
+    return _copy(database, outputs), pd.Series([], dtype="str")

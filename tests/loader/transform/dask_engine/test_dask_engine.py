@@ -1,0 +1,170 @@
+"""The dask engine: the same marts and quarantine as dbt, with the rules between rows crossing partitions.
+
+The hard-rows and corrections tests run it too (tests/support/hard_rows.py's both_engines, partitions of two
+rows); this file runs it on the dirty seeder profile, checks that its partitions hold every staged row once, and
+that a scheduler it cannot reach is one clear error.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from typing import Any
+
+import pandas as pd
+import psycopg2
+import pytest
+from sqlalchemy import make_url
+
+from loader.core.config import Database
+from loader.transform.dask_engine import partitions
+from loader.transform.pandas_engine import io
+from tests.support.databases import Databases, Server, run_module
+from tests.support.differential import (
+    TABLES,
+    add_edge_rows,
+    column_types,
+    set_aside_dbt_outputs,
+    table_differences,
+)
+from tests.support.hard_rows import query_rows
+from tests.support.helpers import canonical, drop_new, fresh_pair
+
+ROWS_PER_PARTITION = 50
+
+
+def _partition_of(conn: Any, table: str, legacy_id: int) -> int:
+    """The partition (partitions.plan's numbering) that holds a legacy id of a staging table."""
+    row = conn.execute(
+        f"""
+        with starts as (
+            select numbered.id from (
+                select id, row_number() over (order by id) as position from staging.{table} where id is not null
+            ) as numbered
+            where (numbered.position - 1) %% {ROWS_PER_PARTITION} = 0
+        )
+        select count(distinct id) - 1 from starts where id <= %s
+        """,
+        (legacy_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+def test_dask_engine_writes_what_dbt_writes_across_partitions(databases: Databases) -> None:
+    env = databases.env()
+    databases.seed("--profile", "dirty", "--size", "2000", "--seed", "11")
+    add_edge_rows(databases)
+    with databases.old() as conn:
+        # A user merged (U1) and an order merged (O3) into rows of the first partition from the last one.
+        conn.execute(
+            "insert into old_users (id, username, email) values "
+            "(-5, 'twin_first', 'twins@example.com'), (950001, 'twin_last', 'TWINS@example.com')"
+        )
+        conn.execute(
+            "insert into old_orders (id, user_identifier_text, order_date_str, status_text, product_name_redundant, "
+            "quantity, unit_price_str_redundant, total_order_amount_str) values "
+            "(-5, 'twin_first', '2021-05-05', 'shipped', 'a twin product', 1, '1.00', '1.00'), "
+            "(950001, 'twin_first', '2021-05-05', 'shipped', 'a twin product', 1, '1.00', '1.00')"
+        )
+    run_module("loader", "schema", env=env)
+    run_module("loader", "migrate", "--dry-run", env=env)
+    with databases.new() as conn:
+        dbt_columns = set_aside_dbt_outputs(conn)
+
+    dask_env = {**env, "DASK_PARTITION_ROWS": str(ROWS_PER_PARTITION), "DASK_WORKERS": "2"}
+    result = run_module("loader", "transform", "--engine", "dask", env=dask_env)
+    assert "dask transform wrote" in result.stdout
+
+    with databases.new() as conn:
+        for schema, table in TABLES:
+            assert column_types(conn, schema, table) == dbt_columns[table], f"{schema}.{table}: columns differ"
+        counts = {table: query_rows(conn, f"select count(*) from {schema}.{table}")[0][0] for schema, table in TABLES}
+        assert all(count > 0 for count in counts.values()), counts
+        differences = [text for schema, table in TABLES if (text := table_differences(conn, schema, table))]
+        assert not differences, "the dask engine and dbt disagree:\n" + "\n".join(differences)
+
+        # The rules between rows did cross partitions: merges into rows of another partition, both kinds.
+        merges = query_rows(
+            conn,
+            "select legacy_table, legacy_id, merged_into_legacy_id from dbt_quarantine.rejects "
+            "where outcome = 'merged'",
+        )
+        crossing = {
+            table
+            for table, legacy_id, survivor in merges
+            if _partition_of(conn, table, legacy_id) != _partition_of(conn, table, survivor)
+        }
+        assert crossing == {"old_users", "old_orders"}, merges[:10]
+        orders = query_rows(conn, "select count(*) from staging.old_orders")[0][0]
+        assert orders // ROWS_PER_PARTITION >= 10, "too few partitions to cross"
+
+    # Publish's gates take the dask engine's tables as they take the others'.
+    published = run_module("loader", "publish", "--dry-run", env=env)
+    assert "planned" in published.stdout
+
+
+@pytest.mark.parametrize("profile", ["dirty", "wild"])
+def test_migrate_with_dask_publishes_what_migrate_with_dbt_publishes(
+    databases: Databases, server: Server, profile: str
+) -> None:
+    databases.seed("--profile", profile, "--size", "600", "--seed", "5")
+    run_module("loader", "migrate", env=databases.env())
+    fresh = fresh_pair(server, databases, "dask")
+    try:
+        env = {**fresh.env(), "DASK_PARTITION_ROWS": "100"}
+        result = run_module("loader", "migrate", "--engine", "dask", env=env)
+        assert "published" in result.stdout
+        with databases.new() as by_dbt, fresh.new() as by_dask:
+            expected, published = canonical(by_dbt), canonical(by_dask)
+    finally:
+        drop_new(server, fresh)
+    assert all(expected[table] for table in ("users", "orders", "order_items", "ledger")), "nothing to compare"
+    for table in expected:
+        assert published[table] == expected[table], f"{table} differs from dbt's migration ({profile})"
+
+
+def _read_all(database: Database, table: str, rows_per_partition: int) -> list[pd.DataFrame]:
+    with closing(psycopg2.connect(database.libpq_url())) as connection:
+        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with connection.cursor() as cursor:
+            cursor.execute("select pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+            plan = partitions.plan(cursor, "public", table, rows_per_partition)
+            columns = tuple(io.staged_columns(cursor, "public", table))
+        return [partitions.read(database, snapshot, "public", columns, part).rows for part in plan]
+
+
+def test_partitions_hold_every_row_once_and_each_id_whole(databases: Databases) -> None:
+    ids: list[int | None] = [None, 3, 1, 5, 5, 5, 5, 2, None, 2**40, 2**31 + 7, 4, 5, 6, -9]
+    with databases.new() as conn:
+        conn.execute("create table public.ranged (id bigint, note text)")
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "insert into public.ranged values (%s, %s)", [(value, f"row {n}") for n, value in enumerate(ids)]
+            )
+    database = Database("NEW", make_url(databases.new_url), "url")
+    parts = _read_all(database, "ranged", 2)
+
+    together = pd.concat(parts)
+    assert sorted(together["note"]) == sorted(f"row {n}" for n in range(len(ids))), "every row once"
+    assert together.index.is_unique and together.index.is_monotonic_increasing, "row keys"
+    holding_five = [n for n, part in enumerate(parts) if (part["id"] == 5).any()]
+    assert len(holding_five) == 1 and (parts[holding_five[0]]["id"] == 5).sum() == 5, "a repeated id stays whole"
+    assert parts[-1]["id"].isna().all() and len(parts[-1]) == 2, "the rows without an id, apart"
+    assert len(parts) >= 5 and all(len(part) <= 5 for part in parts)
+
+    with databases.new() as conn:
+        conn.execute("create table public.nothing (id bigint)")
+    empty = _read_all(database, "nothing", 2)
+    assert [len(part) for part in empty] == [0, 0]
+
+
+def test_an_unreachable_scheduler_is_one_clear_line(databases: Databases) -> None:
+    env = databases.env(DASK_SCHEDULER_ADDRESS="tcp://127.0.0.1:9")
+    databases.seed("--size", "50")
+    run_module("loader", "schema", env=env)
+    run_module("loader", "stage", env=env)
+    refused = run_module("loader", "transform", "--engine", "dask", env=env, check=False)
+    assert refused.returncode != 0
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the dask scheduler at tcp://127.0.0.1:9" in lines[0], refused.stderr
+    assert "DASK_SCHEDULER_ADDRESS" in lines[0]

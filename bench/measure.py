@@ -24,29 +24,35 @@ class Measurement:
     seconds: float
     peak_rss_bytes: int
     stdout: str
+    # The largest single descendant process's peak (a dask worker's, for the dask engine); 0 without children.
+    largest_child_rss_bytes: int = 0
 
 
-def _tree_rss(root: psutil.Process) -> int:
-    """Resident memory of a process and all its descendants (dbt runs as a grandchild of the loader)."""
-    total = 0
+def _tree_rss(root: psutil.Process) -> tuple[int, int]:
+    """Resident memory of a process and all its descendants (dbt runs as a grandchild of the loader), and of the
+    largest descendant alone."""
+    total = largest = 0
     try:
         processes = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return 0, 0
     for process in processes:
         try:
-            total += process.memory_info().rss
+            rss = int(process.memory_info().rss)
         except psutil.Error:
             # A child that exited between listing and reading: its memory is gone, so it adds nothing.
             continue
-    return total
+        total += rss
+        if process is not root:
+            largest = max(largest, rss)
+    return total, largest
 
 
 def run_measured(
     argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout: float = 3600.0, input_text: str | None = None
 ) -> Measurement:
     """Run argv to completion, polling its process tree for peak RSS; raise CommandFailed on a non-zero exit."""
-    peak = 0
+    peak = largest_child = 0
     started = time.perf_counter()
     process = subprocess.Popen(
         list(argv),
@@ -61,9 +67,10 @@ def run_measured(
     done = threading.Event()
 
     def poll() -> None:
-        nonlocal peak
+        nonlocal peak, largest_child
         while not done.is_set():
-            peak = max(peak, _tree_rss(watched))
+            total, largest = _tree_rss(watched)
+            peak, largest_child = max(peak, total), max(largest_child, largest)
             done.wait(POLL_SECONDS)
 
     poller = threading.Thread(target=poll, daemon=True)
@@ -82,4 +89,4 @@ def run_measured(
     if process.returncode != 0:
         tail = "\n".join((stdout + stderr).strip().splitlines()[-20:])
         raise CommandFailed(f"{' '.join(argv)} exited {process.returncode}:\n{tail}")
-    return Measurement(seconds=seconds, peak_rss_bytes=peak, stdout=stdout)
+    return Measurement(seconds=seconds, peak_rss_bytes=peak, stdout=stdout, largest_child_rss_bytes=largest_child)

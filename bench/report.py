@@ -67,6 +67,8 @@ def _step_json(step: Step) -> dict[str, Any]:
     }
     if step.runs:
         figures["runs_seconds"] = [round(seconds, 3) for seconds in step.runs]
+    if step.worker_peak_bytes is not None:
+        figures["largest_worker_peak_rss_mib"] = round(step.worker_peak_bytes / MIB, 1)
     if step.step_seconds is not None and step.step_rows_per_second is not None:
         figures["step_seconds"] = round(step.step_seconds, 3)
         figures["step_rows_per_second"] = round(step.step_rows_per_second, 1)
@@ -285,6 +287,14 @@ def to_markdown(results: list[SizeResult], info: RunInfo) -> str:
                 f"{timed.rows_per_second:,.0f} | {timed.peak_rss_bytes / MIB:.0f} | {_cell(baseline.name)} | "
                 f"{baseline.seconds:.2f} | {baseline.rows_per_second:,.0f} | {figure.ratio:.3f} |"
             )
+    workers = [
+        f"- {_size_label(result.size)}, {figure.stage.name}: {figure.stage.worker_peak_bytes / MIB:.0f} MiB"
+        for result in results
+        for figure in result.figures
+        if figure.stage.worker_peak_bytes is not None
+    ]
+    if workers:
+        lines += ["", "The dask engine's largest worker process, peak RSS (its partitions and shuffles):", "", *workers]
     lines += ["", "Rows counted per stage:", ""]
     lines += [f"- {stage}: {ROWS_MEANING[stage]}" for stage in _measured_stages(results)]
     disk = [result for result in results if result.database_bytes]

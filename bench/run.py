@@ -25,11 +25,26 @@ SEED = "seed"
 STAGE = "stage (loader)"
 TRANSFORM_DBT = "transform (dbt)"
 TRANSFORM_PANDAS = "transform (pandas)"
+TRANSFORM_DASK_1 = "transform (dask, 1 worker)"
+TRANSFORM_DASK_2 = "transform (dask, 2 workers)"
+# The dask engine's runs: stage name, workers of its local cluster.
+DASK_RUNS = ((TRANSFORM_DASK_1, 1), (TRANSFORM_DASK_2, 2))
 PUBLISH = "publish"
 PUBLISH_RERUN = "publish (rerun, no change)"
 MIGRATE = "migrate (whole)"
 MIGRATE_PANDAS = "migrate (whole, pandas)"
-STAGES = (SEED, STAGE, TRANSFORM_DBT, TRANSFORM_PANDAS, PUBLISH, PUBLISH_RERUN, MIGRATE, MIGRATE_PANDAS)
+STAGES = (
+    SEED,
+    STAGE,
+    TRANSFORM_DBT,
+    TRANSFORM_PANDAS,
+    TRANSFORM_DASK_1,
+    TRANSFORM_DASK_2,
+    PUBLISH,
+    PUBLISH_RERUN,
+    MIGRATE,
+    MIGRATE_PANDAS,
+)
 
 COPY_FROM_FILE = "COPY from file"
 COPY_PIPE = "COPY pipe, psql to psql"
@@ -42,6 +57,8 @@ BASELINE_OF = {
     STAGE: COPY_PIPE,
     TRANSFORM_DBT: INSERT_LEGACY,
     TRANSFORM_PANDAS: INSERT_LEGACY,
+    TRANSFORM_DASK_1: INSERT_LEGACY,
+    TRANSFORM_DASK_2: INSERT_LEGACY,
     PUBLISH: INSERT_MARTS,
     PUBLISH_RERUN: INSERT_MARTS,
     MIGRATE: SUM_OF_BASELINES,
@@ -59,6 +76,8 @@ ROWS_MEANING = {
     STAGE: "legacy rows read",
     TRANSFORM_DBT: "legacy rows read",
     TRANSFORM_PANDAS: "legacy rows read",
+    TRANSFORM_DASK_1: "legacy rows read",
+    TRANSFORM_DASK_2: "legacy rows read",
     PUBLISH: "target rows written",
     PUBLISH_RERUN: "target rows compared (none written)",
     MIGRATE: "legacy rows read",
@@ -79,6 +98,8 @@ class Step:
     # A loader command's own timing of its step, from its run report: the step alone, without the interpreter's
     # start, the imports and the run's bookkeeping that the whole-process seconds include.
     step_seconds: float | None = None
+    # The dask engine's stages: the largest worker process's peak (the process tree's peak is peak_rss_bytes).
+    worker_peak_bytes: int | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -158,6 +179,7 @@ class Options:
     pandas_transform: bool
     pandas_migrate: bool
     dbt_engine_flag: bool
+    dask_transform: bool = False
     # The pandas engine holds every staged table in one process (about 2.5 GB per million legacy orders): above
     # this size it is not run, so the largest sizes fit the machine.
     pandas_up_to: int = 2_000_000
@@ -201,6 +223,7 @@ def detect_options(pandas_up_to: int = Options.pandas_up_to) -> Options:
         pandas_transform="pandas" in transform_engines,
         pandas_migrate="pandas" in migrate_engines,
         dbt_engine_flag="dbt" in transform_engines,
+        dask_transform="dask" in transform_engines,
         pandas_up_to=pandas_up_to,
     )
 
@@ -229,9 +252,9 @@ class SizeRun:
         # Where stage_env points the loader's run reports; each loader command rewrites this file.
         self.loader_report = Path(env["LEGACY_MIGRATE_REPORT_DIR"]) / "migration_report.json"
 
-    def _module(self, *args: str) -> Measurement:
+    def _module(self, *args: str, extra_env: dict[str, str] | None = None) -> Measurement:
         self.server.checkpoint()
-        return run_measured([sys.executable, "-m", *args], env=self.env, cwd=PROJECT_ROOT)
+        return run_measured([sys.executable, "-m", *args], env={**self.env, **(extra_env or {})}, cwd=PROJECT_ROOT)
 
     def _loader_step(self, command: str) -> tuple[Measurement, float]:
         """Time `python -m loader <command>` whole, and read the seconds its run report gives the step alone.
@@ -260,8 +283,16 @@ class SizeRun:
         *,
         step_seconds: float | None = None,
         goal: Step | None = None,
+        worker_peak_bytes: int | None = None,
     ) -> None:
-        stage = Step(name, measurement.seconds, rows, measurement.peak_rss_bytes, step_seconds=step_seconds)
+        stage = Step(
+            name,
+            measurement.seconds,
+            rows,
+            measurement.peak_rss_bytes,
+            step_seconds=step_seconds,
+            worker_peak_bytes=worker_peak_bytes,
+        )
         figure = Figure(stage, baseline, os.getloadavg()[0], goal)
         result.figures.append(figure)
         line = (
@@ -271,6 +302,8 @@ class SizeRun:
         )
         if figure.step_ratio is not None:
             line += f" (step alone {stage.step_seconds:.2f} s: {figure.step_ratio:.3f})"
+        if worker_peak_bytes is not None:
+            line += f" | largest worker {worker_peak_bytes / 2**20:.0f} MiB"
         if goal is not None:
             line += f" | {goal.name}: {goal.seconds:.2f} s, ratio {figure.goal_ratio:.3f}"
             if figure.goal_step_ratio is not None:
@@ -317,6 +350,18 @@ class SizeRun:
             self._figure(
                 result, TRANSFORM_PANDAS, pandas, legacy_rows, _mean_step(INSERT_LEGACY, legacy_runs[-2:], legacy_rows)
             )
+        if self.options.dask_transform:
+            for name, workers in DASK_RUNS:
+                dask = self._module("loader", "transform", "--engine", "dask", extra_env={"DASK_WORKERS": str(workers)})
+                legacy_runs.append(baselines.insert_select(server, env, staged))
+                self._figure(
+                    result,
+                    name,
+                    dask,
+                    legacy_rows,
+                    _mean_step(INSERT_LEGACY, legacy_runs[-2:], legacy_rows),
+                    worker_peak_bytes=dask.largest_child_rss_bytes,
+                )
         # dbt runs last, so publish reads the marts of the reference engine.
         engine_flag = ("--engine", "dbt") if self.options.dbt_engine_flag else ()
         dbt = self._module("loader", "transform", *engine_flag)

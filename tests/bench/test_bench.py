@@ -67,3 +67,7 @@ def test_bench_at_tiny_sizes_writes_json_markdown_and_plot_with_a_ratio_for_ever
         assert f"| {name} |" in markdown
     assert "- 100: bench_old " in markdown and " MiB, bench_new " in markdown and "0.0 GiB" not in markdown
     assert (out / "throughput.png").read_bytes().startswith(b"\x89PNG")
+    # The dask engine at one and two workers, with its largest worker's peak (a worker imports pandas: >50 MiB).
+    for name in ("transform (dask, 1 worker)", "transform (dask, 2 workers)"):
+        assert name in larger_stages and stages[name]["largest_worker_peak_rss_mib"] > 50, name
+        assert f"- 100, {name}: " in markdown

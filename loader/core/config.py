@@ -44,7 +44,11 @@ PARTS = ("USER", "PASSWORD", "HOST", "PORT", "NAME")
 DASK_KEYS = frozenset({"DASK_SCHEDULER_ADDRESS", "DASK_WORKERS", "DASK_PARTITION_ROWS", "DASK_WORKER_MEMORY"})
 DEFAULT_PARTITION_ROWS = 100_000
 DEFAULT_WORKER_MEMORY = "2GiB"
-_MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*([kmgt]i?b|b)?", re.IGNORECASE)
+_MEMORY = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b|b)", re.IGNORECASE)
+_MEMORY_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_MEMORY_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+# What a dask worker needs to start (it imports pandas, pyarrow and the engine) and hold a partition.
+MIN_WORKER_MEMORY = 256 * 2**20
 KNOWN_KEYS = frozenset(
     {f"{side}_{key}" for side in SIDES for key in ("DATABASE_URL", *(f"DB_{p}" for p in PARTS))}
     | {"OLD_DB_SCHEMA", "LEGACY_CURRENCY", "CORRECTIONS_DIR"}
@@ -196,10 +200,15 @@ def _check_env_file(env_file: Path, text: str) -> None:
             continue  # a comment or a blank line
         key = binding.key
         ours = key.upper().startswith(("OLD_", "NEW_", "LEGACY_"))
-        # Dask reads DASK_* keys of its own (DASK_DISTRIBUTED__…): only one close to ours is taken for a typo.
-        near_dask = difflib.get_close_matches(key.upper(), sorted(DASK_KEYS), n=1, cutoff=0.85)
-        if key.upper().startswith("DASK_") and key not in DASK_KEYS and near_dask:
-            raise ConfigError(f"{env_file} line {line}: unknown setting {key}: did you mean {near_dask[0]}? (fix it)")
+        # Dask reads its own DASK_* settings from the process environment, never from this file: here, a DASK_ key
+        # that is not the dask engine's would be silently without effect.
+        if key.upper().startswith("DASK_") and key not in DASK_KEYS:
+            near = difflib.get_close_matches(key.upper(), sorted(DASK_KEYS), n=1, cutoff=0.6)
+            hint = f"did you mean {near[0]}?" if near else f"the dask engine reads {', '.join(sorted(DASK_KEYS))}"
+            raise ConfigError(
+                f"{env_file} line {line}: unknown setting {key}: {hint} (dask's own settings go in the environment "
+                "or dask's config file; fix or remove the line)"
+            )
         if ours and key not in KNOWN_KEYS:
             close = difflib.get_close_matches(key.upper(), sorted(KNOWN_KEYS), n=1)
             hint = f"did you mean {close[0]}?" if close else "the known ones are OLD_DATABASE_URL, OLD_DB_HOST, …"
@@ -354,11 +363,15 @@ def _positive(env: dict[str, str], key: str, default: int) -> int:
 
 
 def _memory(env: dict[str, str], key: str, default: str) -> str:
+    """An amount of memory with its unit (dask would read a bare 2 as two bytes, 0.5 as half the machine's)."""
     written = env.get(key, "").strip()
     if not written:
         return default
-    if not _MEMORY.fullmatch(written):
-        raise ConfigError(f"{key}={written} is not an amount of memory: write e.g. {key}=2GiB or {key}=512MB")
+    found = _MEMORY.fullmatch(written)
+    if not found:
+        raise ConfigError(f"{key}={written} is not an amount of memory with its unit: write e.g. {key}=2GiB or 512MB")
+    if float(found.group(1)) * _MEMORY_UNITS[found.group(2).lower()] < MIN_WORKER_MEMORY:
+        raise ConfigError(f"{key}={written} is below 256MiB, less than a dask worker needs to start: write e.g. 2GiB")
     return written
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import resource
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from datetime import datetime
@@ -25,7 +26,7 @@ from typing import Any
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from distributed import Client, Future, LocalCluster, wait
+from distributed import Client, Future, LocalCluster
 from psycopg import sql
 
 from loader.core.config import Database, Settings
@@ -102,15 +103,30 @@ class _Run:
         self.settings = settings
         self.project = project
         self.client = client
+        # Every task handed to the cluster, to cancel them all if the run fails.
+        self.futures: list[Future[Any]] = []
+        # This run's loading tables: a name of their own, so a task of an earlier run never writes into them.
+        self.loading_suffix = f"{LOADING_SUFFIX}_{secrets.token_hex(4)}"
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
-        return self.client.submit(function, *args, pure=False)
+        future = self.client.submit(function, *args, pure=False)
+        self.futures.append(future)
+        return future
 
     def execute(self) -> dict[str, int]:
+        try:
+            return self._execute()
+        except BaseException:
+            # A task still queued or running would go on writing for a run that failed: cancel them all.
+            self.client.cancel(self.futures)
+            raise
+
+    def _execute(self) -> dict[str, int]:
         settings, project = self.settings, self.project
         schema = project.staging_schema
         with closing(connect_for_copy(settings.new)) as source:
             # One snapshot for every partition of every table: the workers import the one this transaction exports.
+            # It stays open to the end of the run, so a worker lost mid-run has its partitions read again alike.
             source.set_session(isolation_level="REPEATABLE READ", readonly=True)
             with source.cursor() as cursor:
                 shape = inspect_staging(cursor, project)
@@ -128,40 +144,36 @@ class _Run:
                 ]
                 for table, parts in plans.items()
             }
-            # The snapshot can be imported only while this transaction lasts.
-            wait([future for futures in raw.values() for future in futures])
-            for futures in raw.values():
-                for future in futures:
-                    if future.status == "error":
-                        future.result()
-            source.rollback()
-        rules = shape.text_rules()
-        project, currencies = models.prepare(project, rules)
-        self.project = project
-        # Sent to every worker once, not with every task: the project holds the seeds, the rules the locale's tables.
-        if corrections.empty:
-            staged_corrections = models.stage_corrections(corrections, {}, project, rules, currencies)
-        self.shared_project, rules, currencies = self.client.scatter([project, rules, currencies], broadcast=True)
-        if not corrections.empty:
-            staged_corrections = self._stage_corrections(raw, corrections, rules, currencies)
-        corrections_future = self.client.scatter(staged_corrections, broadcast=True)
+            rules = shape.text_rules()
+            project, currencies = models.prepare(project, rules)
+            self.project = project
+            if corrections.empty:
+                staged_corrections = models.stage_corrections(corrections, {}, project, rules, currencies)
+            # Sent to every worker once, not with every task: the project holds the seeds, the rules the locale's
+            # tables.
+            self.shared_project, rules, currencies = self.client.scatter([project, rules, currencies], broadcast=True)
+            if not corrections.empty:
+                staged_corrections = self._stage_corrections(raw, corrections, rules, currencies)
+            corrections_future = self.client.scatter(staged_corrections, broadcast=True)
 
-        users = self._users(raw["old_users"], plans["old_users"], corrections_future, rules)
-        products = [
-            self.submit(_products, part, corrections_future, rules, currencies, self.shared_project)
-            for part in raw["old_products"]
-        ]
-        orders = self._orders(
-            raw["old_orders"],
-            plans["old_orders"],
-            corrections_future,
-            rules,
-            currencies,
-            users,
-            products,
-            shape.snapshot_taken_at,
-        )
-        return self._write(raw, users, products, orders, staged_corrections, shape.snapshot_taken_at)
+            users = self._users(raw["old_users"], plans["old_users"], corrections_future, rules)
+            products = [
+                self.submit(_products, part, corrections_future, rules, currencies, self.shared_project)
+                for part in raw["old_products"]
+            ]
+            orders = self._orders(
+                raw["old_orders"],
+                plans["old_orders"],
+                corrections_future,
+                rules,
+                currencies,
+                users,
+                products,
+                shape.snapshot_taken_at,
+            )
+            written = self._write(raw, users, products, orders, staged_corrections, shape.snapshot_taken_at)
+            source.rollback()
+        return written
 
     # Corrections (rule C2): few; each partition finds the ones naming its ids.
 
@@ -290,6 +302,7 @@ class _Run:
         divisions = [part.first_key for part in plan] + [((plan[-1].number + 1) << ROW_KEY_BITS) - 1]
         back = results.reset_index().set_index("row_key", divisions=divisions)
         futures: list[Future[Any]] = self.client.compute(back.to_delayed())
+        self.futures += futures
         return futures
 
     # Writing: workers COPY their partitions into loading tables; the driver checks and swaps them in.
@@ -303,27 +316,34 @@ class _Run:
         staged_corrections: pd.DataFrame,
         snapshot_taken_at: datetime | None,
     ) -> dict[str, int]:
-        project, database = self.project, self.settings.new
+        project, database, suffix = self.project, self.settings.new, self.loading_suffix
         tables = [*project.marts.values(), project.rejects, project.warnings, project.corrections, project.stamp]
+        schemas = sorted({table.schema for table in tables})
         with connect(database, autocommit=True) as conn, conn.cursor() as cursor:
-            for schema in sorted({table.schema for table in tables}):
+            for schema in schemas:
                 cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+            # Loading tables a killed run left behind (the run lock keeps any other run from being under way).
+            cursor.execute(
+                "select relnamespace::regnamespace::text, relname from pg_class "
+                "where relnamespace::regnamespace::text = any(%s) and relkind = 'r' and relname like %s escape '!'",
+                (schemas, "%" + f"{LOADING_SUFFIX}_".replace("_", "!_") + "%"),
+            )
+            for schema, name in cursor.fetchall():
+                cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, name)))
             for table in tables:
-                loading = sql.Identifier(table.schema, table.name + LOADING_SUFFIX)
-                cursor.execute(sql.SQL("drop table if exists {}").format(loading))
-                cursor.execute(table.create_sql(table.name + LOADING_SUFFIX))
+                cursor.execute(table.create_sql(table.name + suffix))
         swapped = False
         try:
             writes = [
-                self.submit(_write_users, database, part, classified, self.shared_project)
+                self.submit(_write_users, database, suffix, part, classified, self.shared_project)
                 for part, classified in zip(raw["old_users"], users, strict=True)
             ]
             writes += [
-                self.submit(_write_products, database, part, classified, self.shared_project)
+                self.submit(_write_products, database, suffix, part, classified, self.shared_project)
                 for part, classified in zip(raw["old_products"], products, strict=True)
             ]
             writes += [
-                self.submit(_write_orders, database, part, classified, self.shared_project)
+                self.submit(_write_orders, database, suffix, part, classified, self.shared_project)
                 for part, classified in zip(raw["old_orders"], orders, strict=True)
             ]
             picked = self.client.gather(
@@ -353,15 +373,15 @@ class _Run:
             with connect(database) as conn:
                 with conn.cursor() as cursor:
                     for table, frame in driver_outputs.items():
-                        io.copy_frame(cursor, table, table.name + LOADING_SUFFIX, frame)
+                        io.copy_frame(cursor, table, table.name + suffix, frame)
                         counts[table.name] = len(frame)
-                    _check(cursor, project)
+                    _check(cursor, project, suffix)
                     for table in tables:
                         final = sql.Identifier(table.schema, table.name)
                         cursor.execute(sql.SQL("drop table if exists {}").format(final))
                         cursor.execute(
                             sql.SQL("alter table {} rename to {}").format(
-                                sql.Identifier(table.schema, table.name + LOADING_SUFFIX), sql.Identifier(table.name)
+                                sql.Identifier(table.schema, table.name + suffix), sql.Identifier(table.name)
                             )
                         )
                         # Publish joins these next: plan it on real row counts, as dbt's post-hook does.
@@ -370,26 +390,25 @@ class _Run:
                 swapped = True
         finally:
             if not swapped:
-                _drop_loading(database, tables)
+                _drop_loading(database, tables, suffix)
         return {table.name: counts.get(table.name, 0) for table in tables}
 
 
-def _drop_loading(database: Database, tables: Sequence[OutputTable]) -> None:
+def _drop_loading(database: Database, tables: Sequence[OutputTable], suffix: str) -> None:
     """Best effort after a failure: the loading tables go; the next run drops any left anyway."""
     try:
         with connect(database, autocommit=True) as conn, conn.cursor() as cursor:
             for table in tables:
-                loading = sql.Identifier(table.schema, table.name + LOADING_SUFFIX)
-                cursor.execute(sql.SQL("drop table if exists {}").format(loading))
+                cursor.execute(sql.SQL("drop table if exists {}").format(_loading(table, suffix)))
     except Exception:  # the failure that brought us here is the one to report
         logger.warning("could not drop the dask engine's loading tables; the next run drops them")
 
 
-def _loading(table: OutputTable) -> sql.Identifier:
-    return sql.Identifier(table.schema, table.name + LOADING_SUFFIX)
+def _loading(table: OutputTable, suffix: str) -> sql.Identifier:
+    return sql.Identifier(table.schema, table.name + suffix)
 
 
-def _check(cursor: Any, project: Project) -> None:
+def _check(cursor: Any, project: Project, suffix: str) -> None:
     """What the pandas engine checks before writing, checked in SQL on the loading tables: every staged row migrated
     or in rejects as often as staged (NULL ids one group), and the marts' data tests."""
     problems = []
@@ -416,8 +435,8 @@ def _check(cursor: Any, project: Project) -> None:
             ).format(
                 staged=sql.Identifier(project.staging_schema, legacy_table),
                 key=sql.Identifier(key),
-                mart=_loading(project.marts[mart]),
-                rejects=_loading(project.rejects),
+                mart=_loading(project.marts[mart], suffix),
+                rejects=_loading(project.rejects, suffix),
             ),
             (legacy_table,),
         )
@@ -430,7 +449,7 @@ def _check(cursor: Any, project: Project) -> None:
     for unique_mart, column in models.MART_UNIQUE:
         cursor.execute(
             sql.SQL("select count({column}) - count(distinct {column}) from {mart}").format(
-                column=sql.Identifier(column), mart=_loading(project.marts[unique_mart])
+                column=sql.Identifier(column), mart=_loading(project.marts[unique_mart], suffix)
             )
         )
         repeats = int((cursor.fetchone() or (0,))[0])
@@ -442,9 +461,9 @@ def _check(cursor: Any, project: Project) -> None:
                 "select count(*) from {mart} as child where child.{column} is not null "
                 "and not exists (select from {parent} as parent where parent.{key} = child.{column})"
             ).format(
-                mart=_loading(project.marts[child]),
+                mart=_loading(project.marts[child], suffix),
                 column=sql.Identifier(column),
-                parent=_loading(project.marts[parent]),
+                parent=_loading(project.marts[parent], suffix),
                 key=sql.Identifier(key),
             )
         )
@@ -579,11 +598,20 @@ def _duplicate_input(part: models.LegacyTable, corrections: pd.DataFrame) -> pd.
     (equal rows, equal digests; the step then groups on the columns themselves)."""
     rows = models.corrected_rows(part, corrections)
     others = rows[[column.name for column in part.columns if column.name != "id"]]
-    frame = others.assign(
-        own_id=models.own_legacy_ids(rows["id"]),
-        digest=pd.util.hash_pandas_object(others, index=False).to_numpy(),
-    )
-    return frame
+    others = row_values(others)
+    return others.assign(own_id=models.own_legacy_ids(rows["id"]), digest=row_digests(others))
+
+
+def row_values(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows in one schema whatever their partition: integers as Int64 (a corrected quantity is Int64 where the
+    staged one is Int32, and pandas hashes a negative integer by its bits: the same value would hash two ways)."""
+    return rows.astype({name: "Int64" for name, dtype in rows.dtypes.items() if pd.api.types.is_integer_dtype(dtype)})
+
+
+def row_digests(rows: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """A 64-bit hash of each row's values (row_values first): rule O3's shuffle key."""
+    digests: np.ndarray[Any, Any] = pd.util.hash_pandas_object(rows, index=False).to_numpy()
+    return digests
 
 
 def _duplicate_step(frame: pd.DataFrame) -> pd.DataFrame:
@@ -595,7 +623,10 @@ _USER_MATCH_SCHEMA = {"key": "str", "side": "int8", "row_key": "Int64", "matched
 
 
 def _user_match_asking(orders: pd.DataFrame) -> pd.DataFrame:
-    return _union(orders.rename(columns={"user_identifier_key": "key"}), _ASKING, _USER_MATCH_SCHEMA)
+    # An order without a key matches no one: it stays home (_classify_orders reads it as no match), so the orders
+    # without a user never pile up in one shuffled partition. The same for O7 and O2 below.
+    named = orders[models._bools(orders["user_identifier_key"].notna())]
+    return _union(named.rename(columns={"user_identifier_key": "key"}), _ASKING, _USER_MATCH_SCHEMA)
 
 
 def _user_match_answering(users: pd.DataFrame) -> pd.DataFrame:
@@ -615,7 +646,8 @@ def _registered_dtype(users: pd.DataFrame) -> Any:
 
 
 def _registration_asking(user_match: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
-    return _union(user_match.rename(columns={"legacy_user_id": "key"}), _ASKING, schema)
+    matched = user_match[models._bools(user_match["legacy_user_id"].notna())]
+    return _union(matched.rename(columns={"legacy_user_id": "key"}), _ASKING, schema)
 
 
 def _registration_answering(users: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
@@ -651,7 +683,8 @@ def _product_match_schema(orders: pd.DataFrame, products: pd.DataFrame) -> dict[
 
 
 def _product_match_asking(orders: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
-    return _union(orders.rename(columns={"product_name_key": "key"}), _ASKING, schema)
+    named = orders[models._bools(orders["product_name_key"].notna())]
+    return _union(named.rename(columns={"product_name_key": "key"}), _ASKING, schema)
 
 
 def _product_match_answering(products: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
@@ -676,21 +709,24 @@ def _classify_orders(
     snapshot_taken_at: datetime | None,
 ) -> pd.DataFrame:
     index = orders.index
+    # An order the keyed steps did not see (no key) is what match_users and match_products give a NULL key.
+    user_match = user_match.reindex(index).fillna({"user_match_count": 0})
+    product_match = product_match.reindex(index).fillna({"name_count": 0, "product_unknown": False})
     return models.classify_orders(
         orders,
         first_ids["first_id"].reindex(index),
-        user_match.reindex(index),
+        user_match,
         registered["registered_at"].reindex(index),
-        product_match.reindex(index),
+        product_match,
         project,
         snapshot_taken_at,
     )
 
 
-def _copy(database: Database, outputs: Mapping[OutputTable, pd.DataFrame]) -> dict[str, int]:
+def _copy(database: Database, suffix: str, outputs: Mapping[OutputTable, pd.DataFrame]) -> dict[str, int]:
     with connect(database) as conn, conn.cursor() as cursor:
         for table, frame in outputs.items():
-            io.copy_frame(cursor, table, table.name + LOADING_SUFFIX, frame)
+            io.copy_frame(cursor, table, table.name + suffix, frame)
     return {table.name: len(frame) for table, frame in outputs.items()}
 
 
@@ -704,18 +740,18 @@ def _quarantine_outputs(
 
 
 def _write_users(
-    database: Database, part: models.LegacyTable, users: pd.DataFrame, project: Project
+    database: Database, suffix: str, part: models.LegacyTable, users: pd.DataFrame, project: Project
 ) -> tuple[dict[str, int], pd.Series]:
     marts = models.conform_marts(models.user_marts(users, project), project)
     outputs = {project.marts[name]: frame for name, frame in marts.items()}
     outputs |= _quarantine_outputs(
         project, models.user_rejects(part, users, project), models.user_warnings(part, users, project.mappings)
     )
-    return _copy(database, outputs), pd.Series([], dtype="str")
+    return _copy(database, suffix, outputs), pd.Series([], dtype="str")
 
 
 def _write_products(
-    database: Database, part: models.LegacyTable, products: pd.DataFrame, project: Project
+    database: Database, suffix: str, part: models.LegacyTable, products: pd.DataFrame, project: Project
 ) -> tuple[dict[str, int], pd.Series]:
     marts = models.product_marts(products)
     categories = marts.pop("product_categories")["name"]
@@ -723,15 +759,15 @@ def _write_products(
     outputs |= _quarantine_outputs(
         project, models.product_rejects(part, products, project), models.product_warnings(part, products)
     )
-    return _copy(database, outputs), categories.astype("str")
+    return _copy(database, suffix, outputs), categories.astype("str")
 
 
 def _write_orders(
-    database: Database, part: models.LegacyTable, orders: pd.DataFrame, project: Project
+    database: Database, suffix: str, part: models.LegacyTable, orders: pd.DataFrame, project: Project
 ) -> tuple[dict[str, int], pd.Series]:
     marts = models.conform_marts(models.order_marts(orders), project)
     outputs = {project.marts[name]: frame for name, frame in marts.items()}
     outputs |= _quarantine_outputs(
         project, models.order_rejects(part, orders, project), models.order_warnings(part, orders)
     )
-    return _copy(database, outputs), pd.Series([], dtype="str")
+    return _copy(database, suffix, outputs), pd.Series([], dtype="str")

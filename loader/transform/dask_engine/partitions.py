@@ -20,11 +20,13 @@ from psycopg2 import sql as copy_sql
 
 from loader.core.config import Database
 from loader.core.db import connect_for_copy
+from loader.core.errors import PipelineError
 from loader.transform.pandas_engine import io
 from loader.transform.pandas_engine.models import LegacyTable
 
 # A partition holds fewer rows than 2**40; a table fewer than 2**23 partitions (row keys stay in a bigint).
 ROW_KEY_BITS = 40
+MAX_PARTITIONS = 2 ** (63 - ROW_KEY_BITS)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,11 @@ def plan(cursor: psycopg2.extensions.cursor, schema: str, table: str, rows_per_p
     ]
     if not partitions:
         partitions = [Partition(table, 0, None, None)]
+    if len(partitions) >= MAX_PARTITIONS:
+        raise PipelineError(
+            f"{schema}.{table} would be {len(partitions)} partitions of DASK_PARTITION_ROWS={rows_per_partition} "
+            f"rows, more than the {MAX_PARTITIONS - 1} the row keys can number: set DASK_PARTITION_ROWS higher"
+        )
     partitions.append(Partition(table, len(partitions), None, None, null_ids=True))
     return partitions
 
@@ -92,5 +99,7 @@ def read(
             cursor.execute("set transaction snapshot %s", (snapshot,))
         rows = io.read_staged(connection, schema, partition.table, columns, where=partition.where())
         connection.rollback()
+    if len(rows) >= 1 << ROW_KEY_BITS:
+        raise PipelineError(f"{partition.table}: a partition of {len(rows)} rows, more than its row keys can number")
     rows.index = pd.RangeIndex(partition.first_key, partition.first_key + len(rows), name="row_key")
     return LegacyTable(partition.table, columns, rows)

@@ -153,7 +153,10 @@ def test_a_legacy_currency_that_is_not_an_iso_4217_code_stops_the_run(databases:
     [
         ("DASK_WORKERS", "two", "DASK_WORKERS=two is not a whole number above 0"),
         ("DASK_PARTITION_ROWS", "0", "DASK_PARTITION_ROWS=0 is not a whole number above 0"),
-        ("DASK_WORKER_MEMORY", "lots", "DASK_WORKER_MEMORY=lots is not an amount of memory"),
+        ("DASK_WORKER_MEMORY", "lots", "DASK_WORKER_MEMORY=lots is not an amount of memory with its unit"),
+        # dask reads a bare number as bytes, or as a share of the machine's memory
+        ("DASK_WORKER_MEMORY", "2", "DASK_WORKER_MEMORY=2 is not an amount of memory with its unit"),
+        ("DASK_WORKER_MEMORY", "100MiB", "DASK_WORKER_MEMORY=100MiB is below 256MiB"),
     ],
 )
 def test_a_dask_setting_that_does_not_read_stops_the_run(
@@ -164,13 +167,29 @@ def test_a_dask_setting_that_does_not_read_stops_the_run(
     _assert_nothing_written(databases)
 
 
-def test_dask_own_settings_in_env_are_left_alone(databases: Databases) -> None:
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        # Meant as the scheduler's address: without the check, the run would quietly start a local cluster.
+        ("DASK_SCHEDULER", "did you mean DASK_SCHEDULER_ADDRESS?"),
+        # dask's own, read from the environment only: in .env it would do nothing.
+        ("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "dask's own settings go in the environment"),
+    ],
+)
+def test_a_dask_key_in_env_that_the_engine_does_not_read_is_named(
+    databases: Databases, written: str, expected: str
+) -> None:
+    text = f"OLD_DATABASE_URL={databases.old_url}\nNEW_DATABASE_URL={databases.new_url}\n{written}=x\n"
+    line = _one_error_line(run_module("loader", "migrate", env=_with_env_file(databases, text), check=False))
+    assert f"line 3: unknown setting {written}:" in line and expected in line
+    _assert_nothing_written(databases)
+
+
+def test_dask_settings_in_env_and_dask_own_in_the_environment_are_taken(databases: Databases) -> None:
     text = f"OLD_DATABASE_URL={databases.old_url}\nNEW_DATABASE_URL={databases.new_url}\n"
-    text += "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=30s\nDASK_WORKERS=3\nDASK_PARTITION_ROWS=50_000\n"
-    assert (
-        f"NEW_DATABASE_URL={databases.new_url}"
-        in run_module("loader", "db-urls", env=_with_env_file(databases, text)).stdout
-    )
+    text += "DASK_WORKERS=3\nDASK_PARTITION_ROWS=50_000\nDASK_WORKER_MEMORY=1.5 GiB\n"
+    env = _with_env_file(databases, text, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="30s")
+    assert f"NEW_DATABASE_URL={databases.new_url}" in run_module("loader", "db-urls", env=env).stdout
 
 
 def test_unknown_old_and_new_variables_in_the_process_environment_are_left_alone(databases: Databases) -> None:

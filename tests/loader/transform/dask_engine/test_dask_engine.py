@@ -1,22 +1,26 @@
 """The dask engine: the same marts and quarantine as dbt, with the rules between rows crossing partitions.
 
-The hard-rows and corrections tests run it too (tests/support/hard_rows.py's both_engines, partitions of two
-rows); this file runs it on the dirty seeder profile, checks that its partitions hold every staged row once, and
-that a scheduler it cannot reach is one clear error.
+The hard-rows and corrections tests run it too (tests/support/hard_rows.py's both_engines, in about eight
+partitions); this file runs it on the dirty seeder profile and through a whole migrate, checks that its partitions
+hold every staged row once, that equal rows hash alike whatever their partition's types, that a kill mid-run leaves
+the previous outputs, and that a scheduler it cannot reach is one clear error.
 """
 
 from __future__ import annotations
 
+import signal
 from contextlib import closing
 from typing import Any
 
 import pandas as pd
+import psutil
 import psycopg2
 import pytest
 from sqlalchemy import make_url
 
 from loader.core.config import Database
 from loader.transform.dask_engine import partitions
+from loader.transform.dask_engine.engine import row_digests, row_values
 from loader.transform.pandas_engine import io
 from tests.support.databases import Databases, Server, run_module
 from tests.support.differential import (
@@ -27,7 +31,8 @@ from tests.support.differential import (
     table_differences,
 )
 from tests.support.hard_rows import query_rows
-from tests.support.helpers import canonical, drop_new, fresh_pair
+from tests.support.helpers import canonical, count, drop_new, fresh_pair
+from tests.support.processes import blocked_on_lock, start_module, table_fingerprint, wait_for
 
 ROWS_PER_PARTITION = 50
 
@@ -168,3 +173,53 @@ def test_an_unreachable_scheduler_is_one_clear_line(databases: Databases) -> Non
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach the dask scheduler at tcp://127.0.0.1:9" in lines[0], refused.stderr
     assert "DASK_SCHEDULER_ADDRESS" in lines[0]
+
+
+def test_equal_rows_hash_alike_whatever_their_partitions_integer_type() -> None:
+    """A partition holding a corrected quantity has it as Int64, another as the staged Int32: O3 must still meet
+    them (pandas hashes a negative Int32 and Int64 apart)."""
+    staged = pd.DataFrame({"quantity": pd.array([-1, 2, None], dtype="Int32"), "status_text": ["x", "y", None]})
+    corrected = staged.astype({"quantity": "Int64"})
+    assert list(row_digests(row_values(staged))) == list(row_digests(row_values(corrected)))
+    assert len(set(row_digests(row_values(staged)))) == 3
+
+
+def _dask_loading_tables(conn: Any) -> list[str]:
+    query = "select relname from pg_class where relkind = 'r' and relname like '%%__dask_loading_%%'"
+    return [row[0] for row in conn.execute(query)]
+
+
+def test_a_dask_run_killed_before_its_swap_leaves_the_outputs_and_the_next_run_cleans_up(databases: Databases) -> None:
+    env = databases.env()
+    databases.seed("--size", "300", "--seed", "2")
+    run_module("loader", "schema", env=env)
+    run_module("loader", "stage", env=env)
+    run_module("loader", "transform", "--engine", "pandas", env=env)
+    with databases.new() as conn:
+        before = table_fingerprint(conn, "(select legacy_order_id as id, * from dbt_marts.orders)")
+        conn.execute("delete from staging.old_orders where id in (select id from staging.old_orders limit 5)")
+
+    # Holding dbt_marts.users open keeps the run at its swap, every loading table written and checked; kill it there.
+    with databases.new() as blocker, blocker.transaction():
+        blocker.execute("lock table dbt_marts.users in access share mode")
+        process = start_module(databases, "loader", "transform", "--engine", "dask")
+        with databases.new() as watcher:
+            wait_for(lambda: blocked_on_lock(watcher, "drop table") is not None, "the dask run waits to swap", process)
+            assert len(_dask_loading_tables(watcher)) == 10
+        workers = psutil.Process(process.pid).children(recursive=True)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    # Its workers end once their scheduler, in the killed process, is gone.
+    _, alive = psutil.wait_procs(workers, timeout=90)
+    for orphan in alive:
+        orphan.kill()
+    assert not alive, f"{len(alive)} dask processes outlived the killed run"
+
+    with databases.new() as conn:
+        assert table_fingerprint(conn, "(select legacy_order_id as id, * from dbt_marts.orders)") == before
+        assert len(_dask_loading_tables(conn)) == 10, "the killed run's loading tables are left"
+    run_module("loader", "transform", "--engine", "dask", env=env)
+    with databases.new() as conn:
+        assert _dask_loading_tables(conn) == []
+        assert table_fingerprint(conn, "(select legacy_order_id as id, * from dbt_marts.orders)") != before
+        assert count(conn, "select count(*) from dbt_marts.orders") > 0

@@ -129,6 +129,8 @@ class _Run:
             # It stays open to the end of the run, so a worker lost mid-run has its partitions read again alike.
             source.set_session(isolation_level="REPEATABLE READ", readonly=True)
             with source.cursor() as cursor:
+                # Idle in its transaction while the workers run: a server-wide timeout must not end it midway.
+                cursor.execute("set idle_in_transaction_session_timeout = 0")
                 shape = inspect_staging(cursor, project)
                 cursor.execute("select pg_export_snapshot()")
                 snapshot = str((cursor.fetchone() or ("",))[0])

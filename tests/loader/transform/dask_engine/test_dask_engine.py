@@ -37,21 +37,17 @@ from tests.support.processes import blocked_on_lock, start_module, table_fingerp
 ROWS_PER_PARTITION = 50
 
 
-def _partition_of(conn: Any, table: str, legacy_id: int) -> int:
-    """The partition (partitions.plan's numbering) that holds a legacy id of a staging table."""
-    row = conn.execute(
-        f"""
-        with starts as (
-            select numbered.id from (
-                select id, row_number() over (order by id) as position from staging.{table} where id is not null
-            ) as numbered
-            where (numbered.position - 1) %% {ROWS_PER_PARTITION} = 0
-        )
-        select count(distinct id) - 1 from starts where id <= %s
-        """,
-        (legacy_id,),
-    ).fetchone()
-    return int(row[0])
+def _partition_of(databases: Databases, table: str, legacy_id: int) -> int:
+    """The partition partitions.plan gives a legacy id of a staging table, as the engine plans them."""
+    with closing(psycopg2.connect(databases.new_url)) as connection, connection.cursor() as cursor:
+        plan = partitions.plan(cursor, "staging", table, ROWS_PER_PARTITION)
+    return next(
+        part.number
+        for part in plan
+        if not part.null_ids
+        and (part.low is None or legacy_id >= part.low)
+        and (part.high is None or legacy_id < part.high)
+    )
 
 
 def test_dask_engine_writes_what_dbt_writes_across_partitions(databases: Databases) -> None:
@@ -96,7 +92,7 @@ def test_dask_engine_writes_what_dbt_writes_across_partitions(databases: Databas
         crossing = {
             table
             for table, legacy_id, survivor in merges
-            if _partition_of(conn, table, legacy_id) != _partition_of(conn, table, survivor)
+            if _partition_of(databases, table, legacy_id) != _partition_of(databases, table, survivor)
         }
         assert crossing == {"old_users", "old_orders"}, merges[:10]
         orders = query_rows(conn, "select count(*) from staging.old_orders")[0][0]

@@ -153,22 +153,24 @@ class _Run:
                 staged_corrections = models.stage_corrections(corrections, {}, project, rules, currencies)
             # Sent to every worker once, not with every task: the project holds the seeds, the rules the locale's
             # tables.
-            self.shared_project, rules, currencies = self.client.scatter([project, rules, currencies], broadcast=True)
+            self.shared_project, shared_rules, shared_currencies = self.client.scatter(
+                [project, rules, currencies], broadcast=True
+            )
             if not corrections.empty:
-                staged_corrections = self._stage_corrections(raw, corrections, rules, currencies)
+                staged_corrections = self._stage_corrections(raw, corrections, shared_rules, shared_currencies)
             corrections_future = self.client.scatter(staged_corrections, broadcast=True)
 
-            users = self._users(raw["old_users"], plans["old_users"], corrections_future, rules)
+            users = self._users(raw["old_users"], plans["old_users"], corrections_future, shared_rules)
             products = [
-                self.submit(_products, part, corrections_future, rules, currencies, self.shared_project)
+                self.submit(_products, part, corrections_future, shared_rules, shared_currencies, self.shared_project)
                 for part in raw["old_products"]
             ]
             orders = self._orders(
                 raw["old_orders"],
                 plans["old_orders"],
                 corrections_future,
-                rules,
-                currencies,
+                shared_rules,
+                shared_currencies,
                 users,
                 products,
                 shape.snapshot_taken_at,
@@ -203,7 +205,7 @@ class _Run:
     # Users: K1, U4, L1 by partition; U2 by username; U1 by email.
 
     def _users(
-        self, raw: list[Future[Any]], plan: Sequence[Partition], corrections: Future[Any], rules: TextRules
+        self, raw: list[Future[Any]], plan: Sequence[Partition], corrections: Future[Any], rules: Future[Any]
     ) -> list[Future[Any]]:
         staged = [self.submit(_stage_users, part, corrections, rules) for part in raw]
         reasons = [self.submit(models.user_row_reasons, part, self.shared_project) for part in staged]
@@ -236,8 +238,8 @@ class _Run:
         raw: list[Future[Any]],
         plan: Sequence[Partition],
         corrections: Future[Any],
-        rules: TextRules,
-        currencies: Mapping[str, str | None],
+        rules: Future[Any],
+        currencies: Future[Any],
         users: list[Future[Any]],
         products: list[Future[Any]],
         snapshot_taken_at: datetime | None,
@@ -250,7 +252,6 @@ class _Run:
             _frame({"first_id": "Int64"}),
             plan,
         )
-        user_schema = _USER_MATCH_SCHEMA
         user_match = self._keyed(
             [self.submit(_user_match_asking, part) for part in staged]
             + [self.submit(_user_match_answering, part) for part in users],
@@ -258,7 +259,7 @@ class _Run:
             _user_match_step,
             _frame({"user_match_count": "float64", "legacy_user_id": "Int64", "user_candidate_legacy_ids": "str"}),
             plan,
-            user_schema,
+            _USER_MATCH_SCHEMA,
         )
         registered_dtype = self.client.submit(_registered_dtype, users[0]).result()
         registered_schema = {"key": "Int64", "side": "int8", "row_key": "Int64", "registered_at": registered_dtype}
@@ -378,16 +379,7 @@ class _Run:
                         io.copy_frame(cursor, table, table.name + suffix, frame)
                         counts[table.name] = len(frame)
                     _check(cursor, project, suffix)
-                    for table in tables:
-                        final = sql.Identifier(table.schema, table.name)
-                        cursor.execute(sql.SQL("drop table if exists {}").format(final))
-                        cursor.execute(
-                            sql.SQL("alter table {} rename to {}").format(
-                                sql.Identifier(table.schema, table.name + suffix), sql.Identifier(table.name)
-                            )
-                        )
-                        # Publish joins these next: plan it on real row counts, as dbt's post-hook does.
-                        cursor.execute(sql.SQL("analyze {}").format(final))
+                    io.swap_in(cursor, tables, suffix)
                 conn.commit()
                 swapped = True
         finally:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -192,15 +192,20 @@ def write_outputs(conn: psycopg.Connection[Any], outputs: Mapping[OutputTable, p
             cursor.execute(table.create_sql(loading))
             copy_frame(cursor, table, loading, frame)
             written[table.name] = len(frame)
-        for table in outputs:
-            final = sql.Identifier(table.schema, table.name)
-            cursor.execute(sql.SQL("drop table if exists {}").format(final))
-            cursor.execute(
-                sql.SQL("alter table {} rename to {}").format(
-                    sql.Identifier(table.schema, table.name + LOADING_SUFFIX), sql.Identifier(table.name)
-                )
-            )
-            # Publish joins these next: plan it on real row counts, as dbt's post-hook does.
-            cursor.execute(sql.SQL("analyze {}").format(final))
+        swap_in(cursor, outputs, LOADING_SUFFIX)
     conn.commit()
     return written
+
+
+def swap_in(cursor: psycopg.Cursor[Any], tables: Iterable[OutputTable], suffix: str) -> None:
+    """Each table's loading copy (its name + suffix) in place of the table, in the cursor's transaction."""
+    for table in tables:
+        final = sql.Identifier(table.schema, table.name)
+        cursor.execute(sql.SQL("drop table if exists {}").format(final))
+        cursor.execute(
+            sql.SQL("alter table {} rename to {}").format(
+                sql.Identifier(table.schema, table.name + suffix), sql.Identifier(table.name)
+            )
+        )
+        # Publish joins these next: plan it on real row counts, as dbt's post-hook does.
+        cursor.execute(sql.SQL("analyze {}").format(final))

@@ -500,3 +500,21 @@ def test_database_names_with_a_space_and_quotes_reach_the_right_database_everywh
     with engine(settings.new).connect() as conn3:
         assert conn3.exec_driver_sql("select current_database()").scalar() == ODD_NEW
     check_distinct_databases(settings)
+
+
+def test_the_dask_engine_reaches_a_target_over_tcp_with_a_password(
+    tcp_server: TcpServer, shared_db: str, databases: Databases
+) -> None:
+    """The workers connect with the target's settings too: here a role that needs its password, over TCP."""
+    with tcp_server.admin() as conn:
+        conn.execute("create database dask_target owner plain")
+    target = tcp_server.url("dask_target", "127.0.0.1", "plain", SECRET)
+    env = databases.env(NEW_DATABASE_URL=target, DASK_PARTITION_ROWS="100")
+    databases.seed("--size", "300", "--seed", "4")
+    run_module("loader", "schema", env=env)
+    run_module("loader", "stage", env=env)
+    result = run_module("loader", "transform", "--engine", "dask", env=env)
+    assert "dask transform wrote" in result.stdout and SECRET not in result.stdout + result.stderr
+    with psycopg.connect(target) as conn:
+        assert count(conn, "select count(*) from dbt_marts.orders") > 0
+        assert count(conn, "select count(*) from dbt_quarantine.rejects") > 0

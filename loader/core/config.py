@@ -357,7 +357,8 @@ def _positive(env: dict[str, str], key: str, default: int) -> int:
     written = env.get(key, "").strip().replace("_", "")
     if not written:
         return default
-    if not written.isdigit() or int(written) < 1:
+    # isascii: str.isdigit() also takes digits int() cannot read (²).
+    if not (written.isascii() and written.isdigit()) or int(written) < 1:
         raise ConfigError(f"{key}={env[key].strip()} is not a whole number above 0: write e.g. {key}={default}")
     return int(written)
 

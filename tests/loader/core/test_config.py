@@ -153,6 +153,7 @@ def test_a_legacy_currency_that_is_not_an_iso_4217_code_stops_the_run(databases:
     [
         ("DASK_WORKERS", "two", "DASK_WORKERS=two is not a whole number above 0"),
         ("DASK_PARTITION_ROWS", "0", "DASK_PARTITION_ROWS=0 is not a whole number above 0"),
+        ("DASK_WORKERS", "²", "DASK_WORKERS=² is not a whole number above 0"),
         ("DASK_WORKER_MEMORY", "lots", "DASK_WORKER_MEMORY=lots is not an amount of memory with its unit"),
         # dask reads a bare number as bytes, or as a share of the machine's memory
         ("DASK_WORKER_MEMORY", "2", "DASK_WORKER_MEMORY=2 is not an amount of memory with its unit"),

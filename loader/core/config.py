@@ -42,6 +42,7 @@ ROLE: dict[Side, str] = {"OLD": "legacy", "NEW": "target"}
 PARTS = ("USER", "PASSWORD", "HOST", "PORT", "NAME")
 # The dask engine's settings (loader.transform.dask_engine). DASK_SCHEDULER_ADDRESS is also dask's own.
 DASK_KEYS = frozenset({"DASK_SCHEDULER_ADDRESS", "DASK_WORKERS", "DASK_PARTITION_ROWS", "DASK_WORKER_MEMORY"})
+DEFAULT_WORKERS = 2
 DEFAULT_PARTITION_ROWS = 100_000
 DEFAULT_WORKER_MEMORY = "2GiB"
 _MEMORY = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b|b)", re.IGNORECASE)
@@ -160,7 +161,7 @@ class Settings:
     # DASK_WORKERS processes, default 2, each with DASK_WORKER_MEMORY, default 2GiB, beyond which dask spills to
     # disk), and the legacy rows per partition (DASK_PARTITION_ROWS, default 100 000).
     dask_scheduler_address: str | None = None
-    dask_workers: int = 2
+    dask_workers: int = DEFAULT_WORKERS
     dask_worker_memory: str = DEFAULT_WORKER_MEMORY
     dask_partition_rows: int = DEFAULT_PARTITION_ROWS
 
@@ -347,7 +348,7 @@ def load_settings() -> Settings:
         legacy_currency=_legacy_currency(env),
         corrections_dir=_corrections_dir(env),
         dask_scheduler_address=env.get("DASK_SCHEDULER_ADDRESS", "").strip() or None,
-        dask_workers=_positive(env, "DASK_WORKERS", 2),
+        dask_workers=_positive(env, "DASK_WORKERS", DEFAULT_WORKERS),
         dask_worker_memory=_memory(env, "DASK_WORKER_MEMORY", DEFAULT_WORKER_MEMORY),
         dask_partition_rows=_positive(env, "DASK_PARTITION_ROWS", DEFAULT_PARTITION_ROWS),
     )

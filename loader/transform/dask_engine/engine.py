@@ -244,9 +244,11 @@ class _Run:
         products: list[Future[Any]],
         snapshot_taken_at: datetime | None,
     ) -> list[Future[Any]]:
-        staged = [self.submit(_stage_orders, part, corrections, rules, currencies) for part in raw]
+        # The corrected rows once, for the parse and for rule O3's comparison.
+        corrected = [self.submit(models.corrected_rows, part, corrections) for part in raw]
+        staged = [self.submit(models.stage_orders, rows, rules, currencies) for rows in corrected]
         first_ids = self._keyed(
-            [self.submit(_duplicate_input, part, corrections) for part in raw],
+            [self.submit(_duplicate_input, rows) for rows in corrected],
             "digest",
             _duplicate_step,
             _frame({"first_id": "Int64"}),
@@ -338,23 +340,25 @@ class _Run:
         swapped = False
         try:
             writes = [
-                self.submit(_write_users, database, suffix, part, classified, self.shared_project)
-                for part, classified in zip(raw["old_users"], users, strict=True)
+                self.submit(_write_partition, database, suffix, part, classified, self.shared_project)
+                for table, classified_parts in (
+                    ("old_users", users),
+                    ("old_products", products),
+                    ("old_orders", orders),
+                )
+                for part, classified in zip(raw[table], classified_parts, strict=True)
             ]
-            writes += [
-                self.submit(_write_products, database, suffix, part, classified, self.shared_project)
-                for part, classified in zip(raw["old_products"], products, strict=True)
-            ]
-            writes += [
-                self.submit(_write_orders, database, suffix, part, classified, self.shared_project)
-                for part, classified in zip(raw["old_orders"], orders, strict=True)
-            ]
-            picked = self.client.gather(
-                [
-                    self.submit(_corrected_rows_of, part, staged_corrections)
-                    for futures in raw.values()
-                    for part in futures
-                ]
+            # The legacy rows the corrections name, for the corrections table's legacy_row: none to find without one.
+            picked = (
+                []
+                if staged_corrections.empty
+                else self.client.gather(
+                    [
+                        self.submit(_corrected_rows_of, part, staged_corrections)
+                        for futures in raw.values()
+                        for part in futures
+                    ]
+                )
             )
             counts: dict[str, int] = {}
             categories: list[pd.Series] = []
@@ -581,18 +585,10 @@ def _products(
     return models.classify_products(models.stage_products(rows, rules, currencies, project.legacy_currency), project)
 
 
-def _stage_orders(
-    part: models.LegacyTable, corrections: pd.DataFrame, rules: TextRules, currencies: Mapping[str, str | None]
-) -> pd.DataFrame:
-    return models.stage_orders(models.corrected_rows(part, corrections), rules, currencies)
-
-
-def _duplicate_input(part: models.LegacyTable, corrections: pd.DataFrame) -> pd.DataFrame:
-    """Rule O3's input: every corrected legacy column but the id, the row's own id (K1) and a digest to shuffle by
-    (equal rows, equal digests; the step then groups on the columns themselves)."""
-    rows = models.corrected_rows(part, corrections)
-    others = rows[[column.name for column in part.columns if column.name != "id"]]
-    others = row_values(others)
+def _duplicate_input(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rule O3's input from the corrected rows: every legacy column but the id, the row's own id (K1) and a digest
+    to shuffle by (equal rows, equal digests; the step then groups on the columns themselves)."""
+    others = row_values(rows.drop(columns="id"))
     return others.assign(own_id=models.own_legacy_ids(rows["id"]), digest=row_digests(others))
 
 
@@ -724,44 +720,25 @@ def _copy(database: Database, suffix: str, outputs: Mapping[OutputTable, pd.Data
     return {table.name: len(frame) for table, frame in outputs.items()}
 
 
-def _quarantine_outputs(
-    project: Project, rejects: models.Entries, warnings: models.Entries
-) -> dict[OutputTable, pd.DataFrame]:
-    return {
-        project.rejects: models.quarantine([rejects], outcome=None),
-        project.warnings: models.quarantine([warnings], outcome="warning"),
-    }
-
-
-def _write_users(
-    database: Database, suffix: str, part: models.LegacyTable, users: pd.DataFrame, project: Project
+def _write_partition(
+    database: Database, suffix: str, part: models.LegacyTable, classified: pd.DataFrame, project: Project
 ) -> tuple[dict[str, int], pd.Series]:
-    marts = models.conform_marts(models.user_marts(users, project), project)
-    outputs = {project.marts[name]: frame for name, frame in marts.items()}
-    outputs |= _quarantine_outputs(
-        project, models.user_rejects(part, users, project), models.user_warnings(part, users, project.mappings)
-    )
-    return _copy(database, suffix, outputs), pd.Series([], dtype="str")
-
-
-def _write_products(
-    database: Database, suffix: str, part: models.LegacyTable, products: pd.DataFrame, project: Project
-) -> tuple[dict[str, int], pd.Series]:
-    marts = models.product_marts(products)
-    categories = marts.pop("product_categories")["name"]
+    """One partition's marts, rejects and warnings into the loading tables; the product categories it names (the
+    process that starts the run writes them once, deduplicated)."""
+    if part.name == "old_users":
+        marts = models.user_marts(classified, project)
+        rejects = models.user_rejects(part, classified, project)
+        warnings = models.user_warnings(part, classified, project.mappings)
+    elif part.name == "old_products":
+        marts = models.product_marts(classified)
+        rejects = models.product_rejects(part, classified, project)
+        warnings = models.product_warnings(part, classified)
+    else:
+        marts = models.order_marts(classified)
+        rejects = models.order_rejects(part, classified, project)
+        warnings = models.order_warnings(part, classified)
+    categories = marts.pop("product_categories")["name"] if "product_categories" in marts else pd.Series([])
     outputs = {project.marts[name]: frame for name, frame in models.conform_marts(marts, project).items()}
-    outputs |= _quarantine_outputs(
-        project, models.product_rejects(part, products, project), models.product_warnings(part, products)
-    )
+    outputs[project.rejects] = models.quarantine([rejects], outcome=None)
+    outputs[project.warnings] = models.quarantine([warnings], outcome="warning")
     return _copy(database, suffix, outputs), categories.astype("str")
-
-
-def _write_orders(
-    database: Database, suffix: str, part: models.LegacyTable, orders: pd.DataFrame, project: Project
-) -> tuple[dict[str, int], pd.Series]:
-    marts = models.conform_marts(models.order_marts(orders), project)
-    outputs = {project.marts[name]: frame for name, frame in marts.items()}
-    outputs |= _quarantine_outputs(
-        project, models.order_rejects(part, orders, project), models.order_warnings(part, orders)
-    )
-    return _copy(database, suffix, outputs), pd.Series([], dtype="str")

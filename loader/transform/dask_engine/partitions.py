@@ -6,7 +6,8 @@ row key, its partition's number times 2**ROW_KEY_BITS plus its position there: u
 partition order, so a result keyed by row keys goes back to its partition by range (see engine.py).
 
 Every worker reads in the snapshot the engine exported (`SET TRANSACTION SNAPSHOT`), so all partitions of all
-tables are one consistent state of staging, as the pandas engine's single transaction reads it.
+tables are one consistent state of staging, as the pandas engine's single transaction reads it. A partition is read
+in storage (ctid) order, so reading it again in that snapshot gives every row the same row key.
 """
 
 from __future__ import annotations
@@ -97,7 +98,10 @@ def read(
         connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with connection.cursor() as cursor:
             cursor.execute("set transaction snapshot %s", (snapshot,))
-        rows = io.read_staged(connection, schema, partition.table, columns, where=partition.where())
+        # In storage order: a partition read again later in the run (engine.py) gets the same row keys.
+        rows = io.read_staged(
+            connection, schema, partition.table, columns, where=partition.where(), in_storage_order=True
+        )
         connection.rollback()
     if len(rows) >= 1 << ROW_KEY_BITS:
         raise PipelineError(f"{partition.table}: a partition of {len(rows)} rows, more than its row keys can number")

@@ -83,13 +83,17 @@ def read_staged(
     table: str,
     columns: Sequence[StagedColumn],
     where: copy_sql.Composable | None = None,
+    *,
+    in_storage_order: bool = False,
 ) -> pd.DataFrame:
     """One staging table (or its rows `where` selects) as a DataFrame of Arrow-backed columns, streamed through COPY
-    and a temporary file."""
-    query = copy_sql.SQL("copy (select {} from {} where {}) to stdout with (format csv)").format(
+    and a temporary file. `in_storage_order`: sorted by ctid, so a second read in the same snapshot gives the rows
+    in the same order (a plain scan need not: a synchronized scan starts where another one is)."""
+    query = copy_sql.SQL("copy (select {} from {} where {}{}) to stdout with (format csv)").format(
         copy_sql.SQL(", ").join(column.select_sql() for column in columns),
         copy_sql.Identifier(schema, table),
         where if where is not None else copy_sql.SQL("true"),
+        copy_sql.SQL(" order by ctid" if in_storage_order else ""),
     )
     with tempfile.TemporaryFile(prefix="pandas-engine-") as spool:
         with connection.cursor() as cursor:

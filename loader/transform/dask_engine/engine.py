@@ -16,16 +16,19 @@ tables (of any engine) as they were.
 from __future__ import annotations
 
 import logging
+import operator
 import resource
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+from dask.typing import Key
 from distributed import Client, Future, LocalCluster
 from psycopg import sql
 
@@ -36,7 +39,7 @@ from loader.core.errors import ConfigError, PipelineError
 from loader.transform.dask_engine import partitions
 from loader.transform.dask_engine.partitions import ROW_KEY_BITS, Partition
 from loader.transform.pandas_engine import io, models
-from loader.transform.pandas_engine.engine import inspect_staging
+from loader.transform.pandas_engine.engine import StagingShape, inspect_staging
 from loader.transform.pandas_engine.io import OutputTable
 from loader.transform.pandas_engine.pg_text import TextRules
 from loader.transform.pandas_engine.project import Project, load_project
@@ -45,6 +48,11 @@ logger = logging.getLogger(__name__)
 LOADING_SUFFIX = "__dask_loading"
 # The side of a keyed step's input a row comes from: the rows to resolve, or what they are resolved against.
 _ASKING, _ANSWERING = 0, 1
+# Task priorities (dask runs a higher one first): a partition's later steps before the next partition's first, so a
+# worker passes on what it has read (into a shuffle, or written) before it reads more. Without them dask runs the
+# tasks in the order they were handed over: every partition's first step, then every partition's second, holding
+# each step's results for every partition at once.
+_FIRST, _KEYED, _LAST = 0, 1, 2
 
 
 def run(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
@@ -98,27 +106,55 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What a task needs to read a partition of staging: in the run's exported snapshot, the table's columns."""
+
+    database: Database
+    snapshot: str
+    schema: str
+    columns: Mapping[str, tuple[io.StagedColumn, ...]]
+
+    def read(self, partition: Partition) -> models.LegacyTable:
+        return partitions.read(self.database, self.snapshot, self.schema, self.columns[partition.table], partition)
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """What the orders' keyed steps read of the users, per user partition: O1's answering side (user_candidates) and
+    the registration dates O7 reads (the users not rejected: legacy_user_id, registered_at)."""
+
+    candidates: list[Future[Any]]
+    registrations: list[Future[Any]]
+
+
 class _Run:
     def __init__(self, settings: Settings, project: Project, client: Client) -> None:
         self.settings = settings
         self.project = project
         self.client = client
-        # Every task handed to the cluster, to cancel them all if the run fails.
-        self.futures: list[Future[Any]] = []
+        # The key of every task handed to the cluster, to cancel them all if the run fails. Keys, not futures: a future
+        # the driver holds keeps its result in a worker's memory, and each partition's rows must go once used.
+        self.keys: list[Key] = []
         # This run's loading tables: a name of their own, so a task of an earlier run never writes into them.
         self.loading_suffix = f"{LOADING_SUFFIX}_{secrets.token_hex(4)}"
 
-    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
-        future = self.client.submit(function, *args, pure=False)
-        self.futures.append(future)
+    def submit(self, function: Callable[..., Any], *args: Any, priority: int = 0) -> Future[Any]:
+        future = self.client.submit(function, *args, pure=False, priority=priority)
+        self.keys.append(future.key)
         return future
+
+    def item(self, future: Future[Any], position: int, priority: int) -> Future[Any]:
+        """One part of a task's tuple, as a future of its own."""
+        return self.submit(operator.getitem, future, position, priority=priority)
 
     def execute(self) -> dict[str, int]:
         try:
             return self._execute()
         except BaseException:
-            # A task still queued or running would go on writing for a run that failed: cancel them all.
-            self.client.cancel(self.futures)
+            # A task still queued would go on for a run that failed: cancel every one the driver still holds, which
+            # releases the tasks they wait on. (Dask refuses to cancel a key no client holds.)
+            self.client.cancel([Future(key, self.client) for key in self.keys if key in self.client.futures])
             raise
 
     def _execute(self) -> dict[str, int]:
@@ -126,7 +162,8 @@ class _Run:
         schema = project.staging_schema
         with closing(connect_for_copy(settings.new)) as source:
             # One snapshot for every partition of every table: the workers import the one this transaction exports.
-            # It stays open to the end of the run, so a worker lost mid-run has its partitions read again alike.
+            # It stays open to the end of the run: the orders' partitions are read twice (see _orders), and a worker
+            # lost mid-run has its partitions read again alike.
             source.set_session(isolation_level="REPEATABLE READ", readonly=True)
             with source.cursor() as cursor:
                 # Idle in its transaction while the workers run: a server-wide timeout must not end it midway.
@@ -139,154 +176,207 @@ class _Run:
                     for table in shape.columns
                 }
             corrections = io.read_staged(source, schema, CORRECTIONS_TABLE, shape.correction_columns)
-            raw = {
-                table: [
-                    self.submit(partitions.read, settings.new, snapshot, schema, tuple(shape.columns[table]), part)
-                    for part in parts
-                ]
-                for table, parts in plans.items()
-            }
-            rules = shape.text_rules()
-            project, currencies = models.prepare(project, rules)
-            self.project = project
-            if corrections.empty:
-                staged_corrections = models.stage_corrections(corrections, {}, project, rules, currencies)
-            # Sent to every worker once, not with every task: the project holds the seeds, the rules the locale's
-            # tables.
-            self.shared_project, shared_rules, shared_currencies = self.client.scatter(
-                [project, rules, currencies], broadcast=True
+            self.reading = _Reading(
+                settings.new, snapshot, schema, {table: tuple(columns) for table, columns in shape.columns.items()}
             )
-            if not corrections.empty:
-                staged_corrections = self._stage_corrections(raw, corrections, shared_rules, shared_currencies)
-            corrections_future = self.client.scatter(staged_corrections, broadcast=True)
-
-            users = self._users(raw["old_users"], plans["old_users"], corrections_future, shared_rules)
-            products = [
-                self.submit(_products, part, corrections_future, shared_rules, shared_currencies, self.shared_project)
-                for part in raw["old_products"]
-            ]
-            orders = self._orders(
-                raw["old_orders"],
-                plans["old_orders"],
-                corrections_future,
-                shared_rules,
-                shared_currencies,
-                users,
-                products,
-                shape.snapshot_taken_at,
-            )
-            written = self._write(raw, users, products, orders, staged_corrections, shape.snapshot_taken_at)
+            tables = self._create_loading_tables()
+            swapped = False
+            try:
+                writes, staged_corrections, corrected_legacy = self._transform(plans, corrections, shape)
+                counts: dict[str, int] = {}
+                categories: list[pd.Series] = []
+                for written, found in self.client.gather(writes):
+                    for name, rows in written.items():
+                        counts[name] = counts.get(name, 0) + rows
+                    categories.append(found)
+                snapshot_taken_at = shape.snapshot_taken_at
+                counts |= self._finish(tables, categories, staged_corrections, corrected_legacy, snapshot_taken_at)
+                swapped = True
+            finally:
+                if not swapped:
+                    _drop_loading(settings.new, tables, self.loading_suffix)
             source.rollback()
-        return written
+        return {table.name: counts.get(table.name, 0) for table in tables}
+
+    def _transform(
+        self, plans: Mapping[str, Sequence[Partition]], corrections: pd.DataFrame, shape: StagingShape
+    ) -> tuple[list[Future[Any]], pd.DataFrame, dict[str, models.LegacyTable]]:
+        """Every partition's tasks, handed to the cluster: the futures of its writes (rows written per table, the
+        product categories it names), the staged corrections and the legacy rows they name.
+
+        Only the writes' futures leave: as each task's dependants finish, its result leaves the worker's memory."""
+        rules = shape.text_rules()
+        project, currencies = models.prepare(self.project, rules)
+        self.project = project
+        # Sent to every worker once, not with every task: the project holds the seeds, the rules the locale's tables.
+        self.shared_project, shared_rules, shared_currencies = self.client.scatter(
+            [project, rules, currencies], broadcast=True
+        )
+        if corrections.empty:
+            staged_corrections = models.stage_corrections(corrections, {}, project, rules, currencies)
+            corrected_legacy: dict[str, models.LegacyTable] = {}
+        else:
+            staged_corrections, corrected_legacy = self._stage_corrections(
+                plans, corrections, shared_rules, shared_currencies
+            )
+        corrections_future = self.client.scatter(staged_corrections, broadcast=True)
+
+        users, writes = self._users(plans["old_users"], corrections_future, shared_rules)
+        raw_products = [self.submit(self.reading.read, part) for part in plans["old_products"]]
+        products = [
+            self.submit(_products, part, corrections_future, shared_rules, shared_currencies, self.shared_project)
+            for part in raw_products
+        ]
+        database, suffix = self.settings.new, self.loading_suffix
+        writes += [
+            self.submit(_write_partition, database, suffix, part, rows, self.shared_project, priority=_LAST)
+            for part, rows in zip(raw_products, products, strict=True)
+        ]
+        writes += self._orders(
+            plans["old_orders"], corrections_future, shared_rules, shared_currencies, users, products, shape
+        )
+        return writes, staged_corrections, corrected_legacy
 
     # Corrections (rule C2): few; each partition finds the ones naming its ids.
 
     def _stage_corrections(
         self,
-        raw: Mapping[str, list[Future[Any]]],
+        plans: Mapping[str, Sequence[Partition]],
         corrections: pd.DataFrame,
         rules: Future[Any],
         currencies: Future[Any],
-    ) -> pd.DataFrame:
+    ) -> tuple[pd.DataFrame, dict[str, models.LegacyTable]]:
+        """The staged corrections, and the legacy rows they name (for the corrections table's legacy_row)."""
         found = self.client.gather(
             [
-                self.submit(_corrections_of, part, corrections, self.shared_project, rules, currencies)
-                for futures in raw.values()
-                for part in futures
+                self.submit(_corrections_of, self.reading, part, corrections, self.shared_project, rules, currencies)
+                for parts in plans.values()
+                for part in parts
             ]
         )
         # A legacy id is in one partition at most: each correction takes the status of the one that holds its id.
-        staged: pd.DataFrame = found[0].copy()
-        for partial in found[1:]:
+        staged: pd.DataFrame = found[0][0].copy()
+        for partial, _ in found[1:]:
             held = models._bools(partial["legacy_rows"] > 0)
             staged.loc[held] = partial.loc[held]
-        return staged
+        named = [rows for _, rows in found]
+        legacy = {
+            name: models.LegacyTable(name, columns, pd.concat([part.rows for part in named if part.name == name]))
+            for name, columns in {part.name: part.columns for part in named}.items()
+        }
+        return staged, legacy
 
     # Users: K1, U4, L1 by partition; U2 by username; U1 by email.
 
     def _users(
-        self, raw: list[Future[Any]], plan: Sequence[Partition], corrections: Future[Any], rules: Future[Any]
-    ) -> list[Future[Any]]:
-        staged = [self.submit(_stage_users, part, corrections, rules) for part in raw]
-        reasons = [self.submit(models.user_row_reasons, part, self.shared_project) for part in staged]
-        duplicates = self._keyed(
-            [self.submit(_username_input, part, reason) for part, reason in zip(staged, reasons, strict=True)],
-            "username",
-            _username_step,
-            _frame({"duplicate": "bool"}),
-            plan,
-        )
+        self, plan: Sequence[Partition], corrections: Future[Any], rules: Future[Any]
+    ) -> tuple[_Answers, list[Future[Any]]]:
+        """The users' writes, and what the orders' keyed steps read of them."""
+        keys = [self.submit(_user_keys, self.reading, part, corrections, rules, self.shared_project) for part in plan]
+        reasons, usernames, emails = ([self.item(key, n, _FIRST) for key in keys] for n in range(3))
+        duplicates = self._keyed(usernames, "username", _username_step, _frame({"duplicate": "bool"}), plan)
         lowest = self._keyed(
             [
-                self.submit(_email_input, part, reason, duplicate)
-                for part, reason, duplicate in zip(staged, reasons, duplicates, strict=True)
+                self.submit(_email_input, part, reason, duplicate, priority=_KEYED)
+                for part, reason, duplicate in zip(emails, reasons, duplicates, strict=True)
             ],
             "email",
             _email_step,
             _frame({"lowest": "Int64"}),
             plan,
         )
-        return [
-            self.submit(_classify_users, *parts, self.shared_project)
-            for parts in zip(staged, reasons, duplicates, lowest, strict=True)
+        # Read and parsed again to be classified and written: a parsed partition is not held through the shuffles.
+        finished = [
+            self.submit(
+                _finish_users,
+                self.reading,
+                part,
+                corrections,
+                rules,
+                *results,
+                self.shared_project,
+                self.loading_suffix,
+                priority=_LAST,
+            )
+            for part, *results in zip(plan, reasons, duplicates, lowest, strict=True)
         ]
+        answers = _Answers(
+            candidates=[self.item(done, 1, _LAST) for done in finished],
+            registrations=[self.item(done, 2, _LAST) for done in finished],
+        )
+        return answers, [self.item(done, 0, _LAST) for done in finished]
 
     # Orders: K1 and the parse by partition; O3 by the row; O1 by user key; O7 by user id; O2 by product name.
 
     def _orders(
         self,
-        raw: list[Future[Any]],
         plan: Sequence[Partition],
         corrections: Future[Any],
         rules: Future[Any],
         currencies: Future[Any],
-        users: list[Future[Any]],
+        users: _Answers,
         products: list[Future[Any]],
-        snapshot_taken_at: datetime | None,
+        shape: StagingShape,
     ) -> list[Future[Any]]:
-        # The corrected rows once, for the parse and for rule O3's comparison.
-        corrected = [self.submit(models.corrected_rows, part, corrections) for part in raw]
-        staged = [self.submit(models.stage_orders, rows, rules, currencies) for rows in corrected]
-        first_ids = self._keyed(
-            [self.submit(_duplicate_input, rows) for rows in corrected],
-            "digest",
-            _duplicate_step,
-            _frame({"first_id": "Int64"}),
-            plan,
-        )
+        # The driver drops each list of futures once handed to its step (`del`): a future it holds keeps its result
+        # in a worker's memory, and below it waits for the first partition of the users, then of the products.
+        keys = [self.submit(_order_keys, self.reading, part, corrections, rules, currencies) for part in plan]
+        rows, asking_users, asking_products = ([self.item(key, n, _FIRST) for key in keys] for n in range(3))
+        del keys
+        first_ids = self._keyed(rows, "digest", _duplicate_step, _frame({"first_id": "Int64"}), plan)
+        del rows
         user_match = self._keyed(
-            [self.submit(_user_match_asking, part) for part in staged]
-            + [self.submit(_user_match_answering, part) for part in users],
+            asking_users + users.candidates,
             "key",
             _user_match_step,
             _frame({"user_match_count": "float64", "legacy_user_id": "Int64", "user_candidate_legacy_ids": "str"}),
             plan,
             _USER_MATCH_SCHEMA,
         )
-        registered_dtype = self.client.submit(_registered_dtype, users[0]).result()
-        registered_schema = {"key": "Int64", "side": "int8", "row_key": "Int64", "registered_at": registered_dtype}
-        registered = self._keyed(
-            [self.submit(_registration_asking, part, registered_schema) for part in user_match]
-            + [self.submit(_registration_answering, part, registered_schema) for part in users],
-            "key",
-            _registration_step,
-            _frame({"registered_at": registered_dtype}),
-            plan,
-            registered_schema,
-        )
-        product_schema = self.client.submit(_product_match_schema, staged[0], products[0]).result()
+        del asking_users
+        # O2 before O7: O7 waits for the users' first classified partition, and O2's input is held until handed over.
+        product_schema = self.client.submit(_product_match_schema, asking_products[0], products[0]).result()
         product_match = self._keyed(
-            [self.submit(_product_match_asking, part, product_schema) for part in staged]
-            + [self.submit(_product_match_answering, part, product_schema) for part in products],
+            [self.submit(_product_match_asking, part, product_schema, priority=_KEYED) for part in asking_products]
+            + [self.submit(_product_match_answering, part, product_schema, priority=_KEYED) for part in products],
             "key",
             _product_match_step,
             _frame(_PRODUCT_MATCH_OUTPUT),
             plan,
             product_schema,
         )
+        del asking_products
+        registered_dtype = self.client.submit(_registered_dtype, users.registrations[0]).result()
+        registered_schema = {"key": "Int64", "side": "int8", "row_key": "Int64", "registered_at": registered_dtype}
+        registered = self._keyed(
+            [self.submit(_registration_asking, part, registered_schema, priority=_KEYED) for part in user_match]
+            + [
+                self.submit(_registration_answering, part, registered_schema, priority=_KEYED)
+                for part in users.registrations
+            ],
+            "key",
+            _registration_step,
+            _frame({"registered_at": registered_dtype}),
+            plan,
+            registered_schema,
+        )
+        # The keyed steps' results are narrow; the partition itself is read and parsed again to be classified and
+        # written, rather than held, parsed, from its first read to its write.
         return [
-            self.submit(_classify_orders, *parts, self.shared_project, snapshot_taken_at)
-            for parts in zip(staged, first_ids, user_match, registered, product_match, strict=True)
+            self.submit(
+                _finish_orders,
+                self.reading,
+                part,
+                corrections,
+                rules,
+                currencies,
+                *results,
+                self.shared_project,
+                shape.snapshot_taken_at,
+                self.loading_suffix,
+                priority=_LAST,
+            )
+            for part, *results in zip(plan, first_ids, user_match, registered, product_match, strict=True)
         ]
 
     def _keyed(
@@ -306,28 +396,21 @@ class _Run:
         results = shuffled.map_partitions(_checked(step, meta), meta=meta)
         divisions = [part.first_key for part in plan] + [((plan[-1].number + 1) << ROW_KEY_BITS) - 1]
         back = results.reset_index().set_index("row_key", divisions=divisions)
-        futures: list[Future[Any]] = self.client.compute(back.to_delayed())
-        self.futures += futures
+        futures: list[Future[Any]] = self.client.compute(back.to_delayed(), priority=_KEYED)
+        self.keys += [future.key for future in futures]
         return futures
 
     # Writing: workers COPY their partitions into loading tables; the driver checks and swaps them in.
 
-    def _write(
-        self,
-        raw: Mapping[str, list[Future[Any]]],
-        users: list[Future[Any]],
-        products: list[Future[Any]],
-        orders: list[Future[Any]],
-        staged_corrections: pd.DataFrame,
-        snapshot_taken_at: datetime | None,
-    ) -> dict[str, int]:
-        project, database, suffix = self.project, self.settings.new, self.loading_suffix
+    def _create_loading_tables(self) -> list[OutputTable]:
+        """This run's loading tables, created empty, after dropping any that a killed run left behind (the run lock
+        keeps any other run from being under way)."""
+        project = self.project
         tables = [*project.marts.values(), project.rejects, project.warnings, project.corrections, project.stamp]
         schemas = sorted({table.schema for table in tables})
-        with connect(database, autocommit=True) as conn, conn.cursor() as cursor:
+        with connect(self.settings.new, autocommit=True) as conn, conn.cursor() as cursor:
             for schema in schemas:
                 cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-            # Loading tables a killed run left behind (the run lock keeps any other run from being under way).
             cursor.execute(
                 "select relnamespace::regnamespace::text, relname from pg_class "
                 "where relnamespace::regnamespace::text = any(%s) and relkind = 'r' and relname like %s escape '!'",
@@ -336,60 +419,35 @@ class _Run:
             for schema, name in cursor.fetchall():
                 cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, name)))
             for table in tables:
-                cursor.execute(table.create_sql(table.name + suffix))
-        swapped = False
-        try:
-            writes = [
-                self.submit(_write_partition, database, suffix, part, classified, self.shared_project)
-                for table, classified_parts in (
-                    ("old_users", users),
-                    ("old_products", products),
-                    ("old_orders", orders),
-                )
-                for part, classified in zip(raw[table], classified_parts, strict=True)
-            ]
-            # The legacy rows the corrections name, for the corrections table's legacy_row: none to find without one.
-            picked = (
-                []
-                if staged_corrections.empty
-                else self.client.gather(
-                    [
-                        self.submit(_corrected_rows_of, part, staged_corrections)
-                        for futures in raw.values()
-                        for part in futures
-                    ]
-                )
-            )
-            counts: dict[str, int] = {}
-            categories: list[pd.Series] = []
-            for written, found in self.client.gather(writes):
-                for name, rows in written.items():
-                    counts[name] = counts.get(name, 0) + rows
-                categories.append(found)
-            legacy = {
-                name: models.LegacyTable(name, columns, pd.concat([p.rows for p in picked if p.name == name]))
-                for name, columns in {p.name: p.columns for p in picked}.items()
-            }
-            driver_outputs = {
-                project.marts["product_categories"]: models.conform_marts(
-                    {"product_categories": pd.DataFrame({"name": pd.concat(categories).drop_duplicates()})}, project
-                )["product_categories"],
-                project.corrections: models.build_corrections(staged_corrections, legacy, project),
-                project.stamp: pd.DataFrame({"snapshot_taken_at": [snapshot_taken_at]}),
-            }
-            with connect(database) as conn:
-                with conn.cursor() as cursor:
-                    for table, frame in driver_outputs.items():
-                        io.copy_frame(cursor, table, table.name + suffix, frame)
-                        counts[table.name] = len(frame)
-                    _check(cursor, project, suffix)
-                    io.swap_in(cursor, tables, suffix)
-                conn.commit()
-                swapped = True
-        finally:
-            if not swapped:
-                _drop_loading(database, tables, suffix)
-        return {table.name: counts.get(table.name, 0) for table in tables}
+                cursor.execute(table.create_sql(table.name + self.loading_suffix))
+        return tables
+
+    def _finish(
+        self,
+        tables: Sequence[OutputTable],
+        categories: Sequence[pd.Series],
+        staged_corrections: pd.DataFrame,
+        corrected_legacy: Mapping[str, models.LegacyTable],
+        snapshot_taken_at: datetime | None,
+    ) -> dict[str, int]:
+        """The driver's own outputs (the product categories, the corrections, the stamp), then the checks and the
+        swap, in one transaction; the rows it wrote per table."""
+        project, suffix = self.project, self.loading_suffix
+        driver_outputs = {
+            project.marts["product_categories"]: models.conform_marts(
+                {"product_categories": pd.DataFrame({"name": pd.concat(categories).drop_duplicates()})}, project
+            )["product_categories"],
+            project.corrections: models.build_corrections(staged_corrections, corrected_legacy, project),
+            project.stamp: pd.DataFrame({"snapshot_taken_at": [snapshot_taken_at]}),
+        }
+        with connect(self.settings.new) as conn:
+            with conn.cursor() as cursor:
+                for table, frame in driver_outputs.items():
+                    io.copy_frame(cursor, table, table.name + suffix, frame)
+                _check(cursor, project, suffix)
+                io.swap_in(cursor, tables, suffix)
+            conn.commit()
+        return {table.name: len(frame) for table, frame in driver_outputs.items()}
 
 
 def _drop_loading(database: Database, tables: Sequence[OutputTable], suffix: str) -> None:
@@ -522,24 +580,53 @@ def _sides(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _corrections_of(
-    part: models.LegacyTable,
+    reading: _Reading,
+    partition: Partition,
     corrections: pd.DataFrame,
     project: Project,
     rules: TextRules,
     currencies: Mapping[str, str | None],
-) -> pd.DataFrame:
-    return models.stage_corrections(corrections, {part.name: part}, project, rules, currencies)
-
-
-def _corrected_rows_of(part: models.LegacyTable, corrections: pd.DataFrame) -> models.LegacyTable:
-    """The legacy rows of this partition that a correction names (for the corrections table's legacy_row)."""
-    named = corrections.loc[models._bools(corrections["legacy_table"] == part.name), "row"].dropna()
-    rows = part.rows.loc[part.rows.index.isin(named.astype("int64"))]
-    return models.LegacyTable(part.name, part.columns, rows)
+) -> tuple[pd.DataFrame, models.LegacyTable]:
+    """The corrections as this partition's rows find them (stage_corrections), and its rows whose id one names."""
+    part = reading.read(partition)
+    ids = corrections.loc[models._bools(corrections["legacy_table"] == part.name), "legacy_id"].astype("Int64")
+    named = part.rows[models._bools(part.rows["id"].astype("Int64").isin(ids.dropna()))]
+    found = models.stage_corrections(corrections, {part.name: part}, project, rules, currencies)
+    return found, models.LegacyTable(part.name, part.columns, named)
 
 
 def _stage_users(part: models.LegacyTable, corrections: pd.DataFrame, rules: TextRules) -> pd.DataFrame:
     return models.stage_users(models.corrected_rows(part, corrections), rules)
+
+
+def _user_keys(
+    reading: _Reading, partition: Partition, corrections: pd.DataFrame, rules: TextRules, project: Project
+) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+    """One partition of users, read and parsed: its rows' own reasons (K1, U4, L1), U2's input and the e-mail
+    addresses U1 reads. The partition itself leaves with the task."""
+    users = _stage_users(reading.read(partition), corrections, rules)
+    reasons = models.user_row_reasons(users, project)
+    return reasons, _username_input(users, reasons), users[["legacy_user_id", "email"]]
+
+
+def _finish_users(
+    reading: _Reading,
+    partition: Partition,
+    corrections: pd.DataFrame,
+    rules: TextRules,
+    reasons: pd.Series,
+    duplicates: pd.DataFrame,
+    lowest: pd.DataFrame,
+    project: Project,
+    suffix: str,
+) -> tuple[tuple[dict[str, int], pd.Series], pd.DataFrame, pd.DataFrame]:
+    """One partition of users, read and parsed again (the same rows, the same row keys), classified and written;
+    with what the orders' keyed steps read of it (_Answers)."""
+    part = reading.read(partition)
+    classified = _classify_users(_stage_users(part, corrections, rules), reasons, duplicates, lowest, project)
+    written = _write_partition(reading.database, suffix, part, classified, project)
+    kept = classified.loc[models._bools(classified["outcome"] != "rejected"), models.KEPT_USER_COLUMNS]
+    return written, _user_match_answering(kept), kept[["legacy_user_id", "registered_at"]]
 
 
 def _username_input(users: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
@@ -619,8 +706,7 @@ def _user_match_asking(orders: pd.DataFrame) -> pd.DataFrame:
     return _union(named.rename(columns={"user_identifier_key": "key"}), _ASKING, _USER_MATCH_SCHEMA)
 
 
-def _user_match_answering(users: pd.DataFrame) -> pd.DataFrame:
-    kept = users.loc[models._bools(users["outcome"] != "rejected"), models.KEPT_USER_COLUMNS]
+def _user_match_answering(kept: pd.DataFrame) -> pd.DataFrame:
     candidates = models.user_candidates(kept).rename(columns={"user_key": "key"})
     return _union(candidates, _ANSWERING, _USER_MATCH_SCHEMA)
 
@@ -640,9 +726,9 @@ def _registration_asking(user_match: pd.DataFrame, schema: Mapping[str, Any]) ->
     return _union(matched.rename(columns={"legacy_user_id": "key"}), _ASKING, schema)
 
 
-def _registration_answering(users: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
-    kept = users.loc[models._bools(users["outcome"] != "rejected"), ["legacy_user_id", "registered_at"]]
-    return _union(kept.rename(columns={"legacy_user_id": "key"}), _ANSWERING, schema)
+def _registration_answering(kept: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
+    dates = kept[["legacy_user_id", "registered_at"]]
+    return _union(dates.rename(columns={"legacy_user_id": "key"}), _ANSWERING, schema)
 
 
 def _registration_step(frame: pd.DataFrame) -> pd.DataFrame:
@@ -711,6 +797,43 @@ def _classify_orders(
         project,
         snapshot_taken_at,
     )
+
+
+def _order_keys(
+    reading: _Reading,
+    partition: Partition,
+    corrections: pd.DataFrame,
+    rules: TextRules,
+    currencies: Mapping[str, str | None],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One partition of orders, read and parsed: the inputs of its keyed steps (O3's rows, O1's user keys, the
+    columns O2 reads). The partition itself leaves with the task."""
+    rows = models.corrected_rows(reading.read(partition), corrections)
+    staged = models.stage_orders(rows, rules, currencies)
+    named = staged.loc[models._bools(staged["product_name_key"].notna()), models.PRODUCT_MATCH_INPUT]
+    return _duplicate_input(rows), _user_match_asking(staged), named
+
+
+def _finish_orders(
+    reading: _Reading,
+    partition: Partition,
+    corrections: pd.DataFrame,
+    rules: TextRules,
+    currencies: Mapping[str, str | None],
+    first_ids: pd.DataFrame,
+    user_match: pd.DataFrame,
+    registered: pd.DataFrame,
+    product_match: pd.DataFrame,
+    project: Project,
+    snapshot_taken_at: datetime | None,
+    suffix: str,
+) -> tuple[dict[str, int], pd.Series]:
+    """One partition of orders, read and parsed again (the same rows, the same row keys), classified with the keyed
+    steps' results and written."""
+    part = reading.read(partition)
+    staged = models.stage_orders(models.corrected_rows(part, corrections), rules, currencies)
+    classified = _classify_orders(staged, first_ids, user_match, registered, product_match, project, snapshot_taken_at)
+    return _write_partition(reading.database, suffix, part, classified, project)
 
 
 def _copy(database: Database, suffix: str, outputs: Mapping[OutputTable, pd.DataFrame]) -> dict[str, int]:

@@ -2,13 +2,14 @@
 
 The hard-rows and corrections tests run it too (tests/support/hard_rows.py's both_engines, in about eight
 partitions); this file runs it on the dirty seeder profile and through a whole migrate, checks that its partitions
-hold every staged row once, that equal rows hash alike whatever their partition's types, that a kill mid-run leaves
-the previous outputs, and that a scheduler it cannot reach is one clear error.
-"""
+hold every staged row once and come back alike when read again, that no partition stays in a worker's memory once
+used, that equal rows hash alike whatever their partition's types, that a kill mid-run leaves the previous outputs,
+and that a scheduler it cannot reach is one clear error."""
 
 from __future__ import annotations
 
 import signal
+import time
 from contextlib import closing
 from typing import Any
 
@@ -18,8 +19,8 @@ import psycopg2
 import pytest
 from sqlalchemy import make_url
 
-from loader.core.config import Database
-from loader.transform.dask_engine import partitions
+from loader.core.config import Database, load_settings
+from loader.transform.dask_engine import engine, partitions
 from loader.transform.dask_engine.engine import row_digests, row_values
 from loader.transform.pandas_engine import io
 from tests.support.databases import Databases, Server, run_module
@@ -159,6 +160,32 @@ def test_partitions_hold_every_row_once_and_each_id_whole(databases: Databases) 
     assert [len(part) for part in empty] == [0, 0]
 
 
+def test_a_partition_read_again_in_its_snapshot_has_the_same_row_keys(databases: Databases) -> None:
+    """The orders' partitions are read twice in a run (the engine classifies them from a second read): each row
+    must come back under the row key its first read gave it, whatever another session did to the table since."""
+    with databases.new() as conn:
+        conn.execute("create table public.reread (id bigint, note text)")
+        conn.execute("insert into public.reread select n % 40, 'row ' || n from generate_series(1, 400) as n")
+        conn.execute("insert into public.reread select null, 'no id ' || n from generate_series(1, 30) as n")
+    database = Database("NEW", make_url(databases.new_url), "url")
+    with closing(psycopg2.connect(database.libpq_url())) as connection:
+        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with connection.cursor() as cursor:
+            cursor.execute("select pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+            plan = partitions.plan(cursor, "public", "reread", 60)
+            columns = tuple(io.staged_columns(cursor, "public", "reread"))
+        first = [partitions.read(database, snapshot, "public", columns, part).rows for part in plan]
+        # Another session rewrites rows of every partition (new row versions elsewhere in the table) and adds some.
+        with databases.new() as other:
+            other.execute("update public.reread set note = note || ' (changed)' where id % 3 = 0 or id is null")
+            other.execute("insert into public.reread select n % 40, 'added ' || n from generate_series(1, 100) as n")
+        again = [partitions.read(database, snapshot, "public", columns, part).rows for part in plan]
+    assert len(plan) >= 5 and sum(len(part) for part in first) == 430
+    for before, after in zip(first, again, strict=True):
+        pd.testing.assert_frame_equal(before, after)
+
+
 def test_an_unreachable_scheduler_is_one_clear_line(databases: Databases) -> None:
     env = databases.env(DASK_SCHEDULER_ADDRESS="tcp://127.0.0.1:9")
     databases.seed("--size", "50")
@@ -178,6 +205,48 @@ def test_equal_rows_hash_alike_whatever_their_partitions_integer_type() -> None:
     corrected = staged.astype({"quantity": "Int64"})
     assert list(row_digests(row_values(staged))) == list(row_digests(row_values(corrected)))
     assert len(set(row_digests(row_values(staged)))) == 3
+
+
+def _computed_in_memory(dask_scheduler: Any) -> list[str]:
+    """The results the workers hold that a task computed (not data the driver scattered), but the writes' own
+    results (rows written per table), which the driver holds to sum them."""
+    writes = ("finish_orders", "write_partition", "getitem")
+    return sorted(
+        str(key)
+        for key, task in dask_scheduler.tasks.items()
+        if task.state == "memory"
+        and task.run_spec is not None
+        and not (task.who_wants and task.prefix.name in writes)
+    )
+
+
+def test_partitions_leave_the_workers_memory_once_used(databases: Databases, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What bounds a worker's memory by the partition size: no partition (as read, parsed or classified) stays in
+    a worker's memory once the steps that read it are done. When every write is done, the workers hold nothing a
+    task computed, though every task's key is kept to cancel it."""
+    env = databases.env(DASK_PARTITION_ROWS="100", DASK_WORKERS="1")
+    databases.seed("--size", "400", "--seed", "3")
+    run_module("loader", "schema", env=env)
+    run_module("loader", "stage", env=env)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    held: dict[str, list[str]] = {}
+    finish = engine._Run._finish
+
+    def checked_finish(run: Any, *args: Any) -> dict[str, int]:
+        # A result leaves once the scheduler hears its dependants are done: give it a moment.
+        deadline = time.monotonic() + 30
+        while held.setdefault("computed", run.client.run_on_scheduler(_computed_in_memory)):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+            held["computed"] = run.client.run_on_scheduler(_computed_in_memory)
+        return finish(run, *args)
+
+    monkeypatch.setattr(engine._Run, "_finish", checked_finish)
+    written = engine.run(load_settings())
+    assert held == {"computed": []}, f"still in the workers' memory: {held['computed'][:20]}"
+    assert written["orders"] > 250 and written["rejects"] > 0
 
 
 def _dask_loading_tables(conn: Any) -> list[str]:

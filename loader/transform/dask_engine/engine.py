@@ -7,7 +7,11 @@ Every step is a function of loader.transform.pandas_engine.models, run on rows t
   product name): the narrow columns it reads are shuffled by that key (dask's p2p shuffle, on disk), the step runs on
   each shuffled partition, which holds every row of its keys, and the result goes back to the id-range partitions by
   row key (a range shuffle, `set_index` on the partitions' own divisions).
-No table passes through one process: the driver holds futures, the corrections and the product categories.
+No table passes through one process, and no worker holds a table: a partition of users or orders is read and parsed
+by one task, which keeps only its keyed steps' inputs, and read and parsed again (in the same snapshot, so with the
+same row keys) by the task that classifies and writes it, with the keyed steps' narrow results. Later steps run
+before earlier ones (task priorities), and the driver holds no future it no longer needs, so each result leaves
+the worker's memory once used. The driver holds the writes' futures, the corrections and the product categories.
 Workers write their partitions' marts and quarantine with COPY into loading tables; the driver checks them in SQL
 (conservation, the marts' data tests) and swaps them in, in one transaction, so a failure leaves the previous
 tables (of any engine) as they were.
@@ -274,7 +278,9 @@ class _Run:
         """The users' writes, and what the orders' keyed steps read of them."""
         keys = [self.submit(_user_keys, self.reading, part, corrections, rules, self.shared_project) for part in plan]
         reasons, usernames, emails = ([self.item(key, n, _FIRST) for key in keys] for n in range(3))
+        del keys  # as in _orders: a future the driver holds keeps its result in memory
         duplicates = self._keyed(usernames, "username", _username_step, _frame({"duplicate": "bool"}), plan)
+        del usernames
         lowest = self._keyed(
             [
                 self.submit(_email_input, part, reason, duplicate, priority=_KEYED)

@@ -214,9 +214,7 @@ def _computed_in_memory(dask_scheduler: Any) -> list[str]:
     return sorted(
         str(key)
         for key, task in dask_scheduler.tasks.items()
-        if task.state == "memory"
-        and task.run_spec is not None
-        and not (task.who_wants and task.prefix.name in writes)
+        if task.state == "memory" and task.run_spec is not None and not (task.who_wants and task.prefix.name in writes)
     )
 
 

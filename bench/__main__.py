@@ -55,12 +55,20 @@ def main(argv: list[str] | None = None) -> int:
         help="run the pandas engine only at sizes up to this many legacy orders (default %(default)s): it holds every "
         "staged table in one process, about 2.5 GB per million legacy orders",
     )
+    parser.add_argument(
+        "--dbt-up-to",
+        type=int,
+        default=None,
+        metavar="ORDERS",
+        help="run dbt, publish and migrate only at sizes up to this many legacy orders (default: every size); above "
+        "it a size measures seed, stage and the pandas and dask engines' transforms, to see how they grow",
+    )
     parser.add_argument("--keep-server", action="store_true", help="leave the bench server running at the end")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     taken_at = datetime.now().astimezone()
-    options = detect_options(args.pandas_up_to)
+    options = detect_options(args.pandas_up_to, args.dbt_up_to)
     if options.profile_note:
         print(f"note: {options.profile_note}", flush=True)
     if not options.pandas_engine:

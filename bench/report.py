@@ -18,8 +18,13 @@ from bench.run import (
     COPY_PIPE,
     GOAL_OF,
     INSERT_TARGETS,
+    MIGRATE,
+    MIGRATE_PANDAS,
+    PUBLISH,
+    PUBLISH_RERUN,
     ROWS_MEANING,
     STAGES,
+    TRANSFORM_DBT,
     Figure,
     Options,
     SizeResult,
@@ -114,6 +119,9 @@ def _unavailable(info: RunInfo) -> dict[str, str]:
             f"not run above {info.options.pandas_up_to:,} legacy orders (--pandas-up-to): the engine holds every "
             "staged table in one process"
         )
+    if any(not info.options.dbt_at(size) for size in info.sizes):
+        for stage in (TRANSFORM_DBT, PUBLISH, PUBLISH_RERUN, MIGRATE, MIGRATE_PANDAS):
+            missing.setdefault(stage, f"not run above {info.options.dbt_up_to:,} legacy orders (--dbt-up-to)")
     return missing
 
 

@@ -183,9 +183,15 @@ class Options:
     # The pandas engine holds every staged table in one process (about 2.5 GB per million legacy orders): above
     # this size it is not run, so the largest sizes fit the machine.
     pandas_up_to: int = 2_000_000
+    # dbt's build, publish and the whole migrate are not run above this size (None: at every size), so a bench can
+    # follow the dask engine to sizes where they would take an hour each.
+    dbt_up_to: int | None = None
 
     def pandas_at(self, size: int) -> bool:
         return self.pandas_engine and size <= self.pandas_up_to
+
+    def dbt_at(self, size: int) -> bool:
+        return self.dbt_up_to is None or size <= self.dbt_up_to
 
     @property
     def pandas_engine(self) -> bool:
@@ -204,7 +210,7 @@ def _choices(help_text: str, option: str) -> list[str]:
     return [choice.strip() for choice in match.group(1).split(",")] if match else []
 
 
-def detect_options(pandas_up_to: int = Options.pandas_up_to) -> Options:
+def detect_options(pandas_up_to: int = Options.pandas_up_to, dbt_up_to: int | None = None) -> Options:
     """Read the CLIs' --help: the seeder's profiles and the loader's transform engines change under us."""
     profiles = _choices(_help_text("seeder"), "--profile")
     if WANTED_PROFILE in profiles:
@@ -225,6 +231,7 @@ def detect_options(pandas_up_to: int = Options.pandas_up_to) -> Options:
         dbt_engine_flag="dbt" in transform_engines,
         dask_transform="dask" in transform_engines,
         pandas_up_to=pandas_up_to,
+        dbt_up_to=dbt_up_to,
     )
 
 
@@ -362,6 +369,11 @@ class SizeRun:
                     _mean_step(INSERT_LEGACY, legacy_runs[-2:], legacy_rows),
                     worker_peak_bytes=dask.largest_child_rss_bytes,
                 )
+        if not self.options.dbt_at(size):
+            self.log(f"  dbt, publish, migrate: not run above {self.options.dbt_up_to:,} legacy orders (--dbt-up-to)")
+            result.database_bytes = baselines.database_sizes(server, (OLD_DB, NEW_DB))
+            result.baselines = [from_file, pipe, _mean_step(INSERT_LEGACY, legacy_runs, legacy_rows)]
+            return
         # dbt runs last, so publish reads the marts of the reference engine.
         engine_flag = ("--engine", "dbt") if self.options.dbt_engine_flag else ()
         dbt = self._module("loader", "transform", *engine_flag)

@@ -26,9 +26,10 @@ def test_bench_at_tiny_sizes_writes_json_markdown_and_plot_with_a_ratio_for_ever
     # Settings that would point the bench elsewhere must not matter: it runs on its own server and databases.
     env = {**os.environ, "OLD_DATABASE_URL": "postgresql://nobody@/not_here", "DBT_TARGET_PATH": str(tmp_path / "x")}
     result = subprocess.run(
-        # The pandas engine at the smaller size only, as at 10 M orders, where it would not fit in memory.
+        # The pandas engine at the smaller size only, as at 10 M orders, where it would not fit in memory; dbt,
+        # publish and migrate too, as when following the dask engine to 10 M orders.
         [
-            *(sys.executable, "-m", "bench", "--sizes", "100,200", "--pandas-up-to", "100"),
+            *(sys.executable, "-m", "bench", "--sizes", "100,200", "--pandas-up-to", "100", "--dbt-up-to", "100"),
             *("--out", str(out), "--pgdata", str(tmp_path / "pg")),
         ],
         cwd=PROJECT_ROOT,
@@ -48,8 +49,10 @@ def test_bench_at_tiny_sizes_writes_json_markdown_and_plot_with_a_ratio_for_ever
     stages = {entry["stage"]: entry for entry in smaller["stages"]}
     larger_stages = {entry["stage"] for entry in larger["stages"]}
     assert stages.keys() >= ALWAYS_MEASURED | {"transform (pandas)"}
-    assert larger_stages == stages.keys() - {"transform (pandas)", "migrate (whole, pandas)"}
+    above_dbt = {"transform (dbt)", "publish", "publish (rerun, no change)", "migrate (whole)"}
+    assert larger_stages == stages.keys() - {"transform (pandas)", "migrate (whole, pandas)"} - above_dbt
     assert "--pandas-up-to" in report["unavailable"]["transform (pandas)"]
+    assert all("--dbt-up-to" in report["unavailable"][name] for name in above_dbt)
     for name, entry in stages.items():
         assert entry["ratio"] > 0, f"{name} has no ratio to its baseline"
         assert entry["rows"] > 0 and entry["seconds"] > 0 and entry["peak_rss_mib"] > 0, name

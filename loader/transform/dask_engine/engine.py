@@ -7,11 +7,12 @@ Every step is a function of loader.transform.pandas_engine.models, run on rows t
   product name): the narrow columns it reads are shuffled by that key (dask's p2p shuffle, on disk), the step runs on
   each shuffled partition, which holds every row of its keys, and the result goes back to the id-range partitions by
   row key (a range shuffle, `set_index` on the partitions' own divisions).
-No table passes through one process, and no worker holds a table: a partition of users or orders is read and parsed
-by one task, which keeps only its keyed steps' inputs, and read and parsed again (in the same snapshot, so with the
-same row keys) by the task that classifies and writes it, with the keyed steps' narrow results. Later steps run
-before earlier ones (task priorities), and the driver holds no future it no longer needs, so each result leaves
-the worker's memory once used. The driver holds the writes' futures, the corrections and the product categories.
+No table passes through one process: a partition of users or orders is read and parsed by one task, which keeps
+only its keyed steps' inputs, and read and parsed again (in the same snapshot, so with the same row keys) by the task
+that classifies and writes it, with the keyed steps' narrow results. (The products, few, are classified once and
+held until O2 and their writes have read them.) Later steps run before earlier ones (task priorities), and the
+driver holds no future it no longer needs, so each result leaves the worker's memory once used. The driver holds
+the writes' futures, the corrections and the product categories.
 Workers write their partitions' marts and quarantine with COPY into loading tables; the driver checks them in SQL
 (conservation, the marts' data tests) and swaps them in, in one transaction, so a failure leaves the previous
 tables (of any engine) as they were.
@@ -32,7 +33,6 @@ from typing import Any
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from dask.typing import Key
 from distributed import Client, Future, LocalCluster
 from psycopg import sql
 
@@ -137,37 +137,26 @@ class _Run:
         self.settings = settings
         self.project = project
         self.client = client
-        # The key of every task handed to the cluster, to cancel them all if the run fails. Keys, not futures: a future
-        # the driver holds keeps its result in a worker's memory, and each partition's rows must go once used.
-        self.keys: list[Key] = []
         # This run's loading tables: a name of their own, so a task of an earlier run never writes into them.
         self.loading_suffix = f"{LOADING_SUFFIX}_{secrets.token_hex(4)}"
 
     def submit(self, function: Callable[..., Any], *args: Any, priority: int = 0) -> Future[Any]:
-        future = self.client.submit(function, *args, pure=False, priority=priority)
-        self.keys.append(future.key)
-        return future
+        # The driver keeps a future only while it needs it: a future it holds keeps its result in a worker's memory.
+        # If the run fails, closing the client releases every task it handed over (run()'s `with`): those queued
+        # never start, and a running one's writes go to this run's loading tables, which the failure drops.
+        return self.client.submit(function, *args, pure=False, priority=priority)
 
     def item(self, future: Future[Any], position: int, priority: int) -> Future[Any]:
         """One part of a task's tuple, as a future of its own."""
         return self.submit(operator.getitem, future, position, priority=priority)
 
     def execute(self) -> dict[str, int]:
-        try:
-            return self._execute()
-        except BaseException:
-            # A task still queued would go on for a run that failed: cancel every one the driver still holds, which
-            # releases the tasks they wait on. (Dask refuses to cancel a key no client holds.)
-            self.client.cancel([Future(key, self.client) for key in self.keys if key in self.client.futures])
-            raise
-
-    def _execute(self) -> dict[str, int]:
         settings, project = self.settings, self.project
         schema = project.staging_schema
         with closing(connect_for_copy(settings.new)) as source:
             # One snapshot for every partition of every table: the workers import the one this transaction exports.
-            # It stays open to the end of the run: the orders' partitions are read twice (see _orders), and a worker
-            # lost mid-run has its partitions read again alike.
+            # It stays open to the end of the run: the users' and orders' partitions are read twice (see _users), once
+            # more first when there are corrections, and a worker lost mid-run has its partitions read again alike.
             source.set_session(isolation_level="REPEATABLE READ", readonly=True)
             with source.cursor() as cursor:
                 # Idle in its transaction while the workers run: a server-wide timeout must not end it midway.
@@ -403,7 +392,6 @@ class _Run:
         divisions = [part.first_key for part in plan] + [((plan[-1].number + 1) << ROW_KEY_BITS) - 1]
         back = results.reset_index().set_index("row_key", divisions=divisions)
         futures: list[Future[Any]] = self.client.compute(back.to_delayed(), priority=_KEYED)
-        self.keys += [future.key for future in futures]
         return futures
 
     # Writing: workers COPY their partitions into loading tables; the driver checks and swaps them in.

@@ -161,27 +161,37 @@ def test_partitions_hold_every_row_once_and_each_id_whole(databases: Databases) 
 
 
 def test_a_partition_read_again_in_its_snapshot_has_the_same_row_keys(databases: Databases) -> None:
-    """The orders' partitions are read twice in a run (the engine classifies them from a second read): each row
-    must come back under the row key its first read gave it, whatever another session did to the table since."""
+    """The users' and orders' partitions are read twice in a run (classified from a second read): each row must
+    come back under the row key its first read gave it. Between the reads, another session rewrites rows (new
+    versions elsewhere in the table), adds rows, and is halfway through its own scan of the table, which a plain
+    scan of a table this large would join (a synchronized scan, starting where the other one is)."""
     with databases.new() as conn:
         conn.execute("create table public.reread (id bigint, note text)")
-        conn.execute("insert into public.reread select n % 40, 'row ' || n from generate_series(1, 400) as n")
+        conn.execute(
+            "insert into public.reread select n % 50000, repeat('x', 120) || n from generate_series(1, 300000) as n"
+        )
         conn.execute("insert into public.reread select null, 'no id ' || n from generate_series(1, 30) as n")
+        larger = conn.execute(
+            "select pg_relation_size('public.reread') * 4 > setting::bigint * 8192 from pg_settings "
+            "where name = 'shared_buffers'"
+        ).fetchone()
+        assert larger == (True,), "the table must be large enough for a synchronized scan"
     database = Database("NEW", make_url(databases.new_url), "url")
     with closing(psycopg2.connect(database.libpq_url())) as connection:
         connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with connection.cursor() as cursor:
             cursor.execute("select pg_export_snapshot()")
             snapshot = cursor.fetchone()[0]
-            plan = partitions.plan(cursor, "public", "reread", 60)
+            plan = partitions.plan(cursor, "public", "reread", 200_000)
             columns = tuple(io.staged_columns(cursor, "public", "reread"))
         first = [partitions.read(database, snapshot, "public", columns, part).rows for part in plan]
-        # Another session rewrites rows of every partition (new row versions elsewhere in the table) and adds some.
-        with databases.new() as other:
-            other.execute("update public.reread set note = note || ' (changed)' where id % 3 = 0 or id is null")
-            other.execute("insert into public.reread select n % 40, 'added ' || n from generate_series(1, 100) as n")
-        again = [partitions.read(database, snapshot, "public", columns, part).rows for part in plan]
-    assert len(plan) >= 5 and sum(len(part) for part in first) == 430
+        with databases.new() as other, databases.new() as scanning, scanning.transaction():
+            other.execute("update public.reread set note = note || ' (changed)' where id % 7 = 0 or id is null")
+            other.execute("insert into public.reread select n, 'added ' || n from generate_series(1, 1000) as n")
+            scanning.execute("declare halfway no scroll cursor for select * from public.reread")
+            scanning.execute("fetch 150000 from halfway")
+            again = [partitions.read(database, snapshot, "public", columns, part).rows for part in plan]
+    assert len(plan) == 3 and sum(len(part) for part in first) == 300_030
     for before, after in zip(first, again, strict=True):
         pd.testing.assert_frame_equal(before, after)
 
@@ -207,42 +217,48 @@ def test_equal_rows_hash_alike_whatever_their_partitions_integer_type() -> None:
     assert len(set(row_digests(row_values(staged)))) == 3
 
 
-def _computed_in_memory(dask_scheduler: Any) -> list[str]:
+def _computed_in_memory(dask_scheduler: Any, writes: list[str]) -> list[str]:
     """The results the workers hold that a task computed (not data the driver scattered), but the writes' own
     results (rows written per table), which the driver holds to sum them."""
-    writes = ("finish_orders", "write_partition", "getitem")
     return sorted(
         str(key)
         for key, task in dask_scheduler.tasks.items()
-        if task.state == "memory" and task.run_spec is not None and not (task.who_wants and task.prefix.name in writes)
+        if task.state == "memory" and task.run_spec is not None and str(key) not in writes
     )
 
 
 def test_partitions_leave_the_workers_memory_once_used(databases: Databases, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What bounds a worker's memory by the partition size: no partition (as read, parsed or classified) stays in
+    """What bounds a worker's memory: no partition (as read, parsed or classified), nor any step's result, stays in
     a worker's memory once the steps that read it are done. When every write is done, the workers hold nothing a
-    task computed, though every task's key is kept to cancel it."""
+    task computed but the writes' results."""
     env = databases.env(DASK_PARTITION_ROWS="100", DASK_WORKERS="1")
     databases.seed("--size", "400", "--seed", "3")
     run_module("loader", "schema", env=env)
     run_module("loader", "stage", env=env)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    writes: list[str] = []
     held: dict[str, list[str]] = {}
-    finish = engine._Run._finish
+    transform, finish = engine._Run._transform, engine._Run._finish
+
+    def recorded_transform(run: Any, *args: Any) -> Any:
+        result = transform(run, *args)
+        writes.extend(str(future.key) for future in result[0])
+        return result
 
     def checked_finish(run: Any, *args: Any) -> dict[str, int]:
         # A result leaves once the scheduler hears its dependants are done: give it a moment.
         deadline = time.monotonic() + 30
-        while held.setdefault("computed", run.client.run_on_scheduler(_computed_in_memory)):
-            if time.monotonic() > deadline:
-                break
+        held["computed"] = run.client.run_on_scheduler(_computed_in_memory, writes=writes)
+        while held["computed"] and time.monotonic() < deadline:
             time.sleep(0.2)
-            held["computed"] = run.client.run_on_scheduler(_computed_in_memory)
+            held["computed"] = run.client.run_on_scheduler(_computed_in_memory, writes=writes)
         return finish(run, *args)
 
+    monkeypatch.setattr(engine._Run, "_transform", recorded_transform)
     monkeypatch.setattr(engine._Run, "_finish", checked_finish)
     written = engine.run(load_settings())
+    assert len(writes) >= 8, "a write per partition"
     assert held == {"computed": []}, f"still in the workers' memory: {held['computed'][:20]}"
     assert written["orders"] > 250 and written["rejects"] > 0
 

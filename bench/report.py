@@ -120,8 +120,10 @@ def _unavailable(info: RunInfo) -> dict[str, str]:
             "staged table in one process"
         )
     if any(not info.options.dbt_at(size) for size in info.sizes):
-        for stage in (TRANSFORM_DBT, PUBLISH, PUBLISH_RERUN, MIGRATE, MIGRATE_PANDAS):
-            missing.setdefault(stage, f"not run above {info.options.dbt_up_to:,} legacy orders (--dbt-up-to)")
+        for stage in (TRANSFORM_DBT, PUBLISH, PUBLISH_RERUN, MIGRATE):
+            missing[stage] = f"not run above {info.options.dbt_up_to:,} legacy orders (--dbt-up-to)"
+        if info.options.pandas_migrate:
+            missing[MIGRATE_PANDAS] = "not run above the smaller of --pandas-up-to and --dbt-up-to"
     return missing
 
 

@@ -694,7 +694,7 @@ _USER_MATCH_SCHEMA = {"key": "str", "side": "int8", "row_key": "Int64", "matched
 
 
 def _user_match_asking(orders: pd.DataFrame) -> pd.DataFrame:
-    # An order without a key matches no one: it stays home (_classify_orders reads it as no match), so the orders
+    # An order without a key matches no one: it stays home (_finish_orders reads it as no match), so the orders
     # without a user never pile up in one shuffled partition. The same for O7 and O2 below.
     named = orders[models._bools(orders["user_identifier_key"].notna())]
     return _union(named.rename(columns={"user_identifier_key": "key"}), _ASKING, _USER_MATCH_SCHEMA)
@@ -769,30 +769,6 @@ def _product_match_step(frame: pd.DataFrame) -> pd.DataFrame:
     return models.match_products(orders, products)
 
 
-def _classify_orders(
-    orders: pd.DataFrame,
-    first_ids: pd.DataFrame,
-    user_match: pd.DataFrame,
-    registered: pd.DataFrame,
-    product_match: pd.DataFrame,
-    project: Project,
-    snapshot_taken_at: datetime | None,
-) -> pd.DataFrame:
-    index = orders.index
-    # An order the keyed steps did not see (no key) is what match_users and match_products give a NULL key.
-    user_match = user_match.reindex(index).fillna({"user_match_count": 0})
-    product_match = product_match.reindex(index).fillna({"name_count": 0, "product_unknown": False})
-    return models.classify_orders(
-        orders,
-        first_ids["first_id"].reindex(index),
-        user_match,
-        registered["registered_at"].reindex(index),
-        product_match,
-        project,
-        snapshot_taken_at,
-    )
-
-
 def _order_keys(
     reading: _Reading,
     partition: Partition,
@@ -825,8 +801,18 @@ def _finish_orders(
     """One partition of orders, read and parsed again (the same rows, the same row keys), classified with the keyed
     steps' results and written."""
     part = reading.read(partition)
-    staged = models.stage_orders(models.corrected_rows(part, corrections), rules, currencies)
-    classified = _classify_orders(staged, first_ids, user_match, registered, product_match, project, snapshot_taken_at)
+    orders = models.stage_orders(models.corrected_rows(part, corrections), rules, currencies)
+    index = orders.index
+    # An order the keyed steps did not see (no key) is what match_users and match_products give a NULL key.
+    classified = models.classify_orders(
+        orders,
+        first_ids["first_id"].reindex(index),
+        user_match.reindex(index).fillna({"user_match_count": 0}),
+        registered["registered_at"].reindex(index),
+        product_match.reindex(index).fillna({"name_count": 0, "product_unknown": False}),
+        project,
+        snapshot_taken_at,
+    )
     return _write_partition(reading.database, suffix, part, classified, project)
 
 

@@ -205,13 +205,11 @@ class _Run:
         self.shared_project, shared_rules, shared_currencies = self.client.scatter(
             [project, rules, currencies], broadcast=True
         )
-        if corrections.empty:
-            staged_corrections = models.stage_corrections(corrections, {}, project, rules, currencies)
-            corrected_legacy: dict[str, models.LegacyTable] = {}
-        else:
-            staged_corrections, corrected_legacy = self._stage_corrections(
-                plans, corrections, shared_rules, shared_currencies
-            )
+        # Each correction as if its row were gone (stale); then the partitions that hold a corrected id say otherwise.
+        staged_corrections = models.stage_corrections(corrections, {}, project, rules, currencies)
+        staged_corrections, corrected_legacy = self._stage_corrections(
+            plans, corrections, staged_corrections, shared_rules, shared_currencies
+        )
         corrections_future = self.client.scatter(staged_corrections, broadcast=True)
 
         users, writes = self._users(plans["old_users"], corrections_future, shared_rules)
@@ -230,26 +228,34 @@ class _Run:
         )
         return writes, staged_corrections, corrected_legacy
 
-    # Corrections (rule C2): few; each partition finds the ones naming its ids.
+    # Corrections (rule C2): few; each partition that holds a corrected id finds the ones naming its ids.
 
     def _stage_corrections(
         self,
         plans: Mapping[str, Sequence[Partition]],
         corrections: pd.DataFrame,
+        unheld: pd.DataFrame,
         rules: Future[Any],
         currencies: Future[Any],
     ) -> tuple[pd.DataFrame, dict[str, models.LegacyTable]]:
-        """The staged corrections, and the legacy rows they name (for the corrections table's legacy_row)."""
+        """The staged corrections, from `unheld` (staged against no rows), and the legacy rows they name (for the
+        corrections table's legacy_row). Only the partitions whose range holds a corrected id are read."""
+        ids = {
+            table: [int(value) for value in corrections.loc[of_table, "legacy_id"].dropna()]
+            for table in plans
+            if (of_table := models._bools(corrections["legacy_table"] == table)).any()
+        }
         found = self.client.gather(
             [
                 self.submit(_corrections_of, self.reading, part, corrections, self.shared_project, rules, currencies)
-                for parts in plans.values()
+                for table, parts in plans.items()
                 for part in parts
+                if any(part.holds(legacy_id) for legacy_id in ids.get(table, ()))
             ]
         )
         # A legacy id is in one partition at most: each correction takes the status of the one that holds its id.
-        staged: pd.DataFrame = found[0][0].copy()
-        for partial, _ in found[1:]:
+        staged = unheld.copy()
+        for partial, _ in found:
             held = models._bools(partial["legacy_rows"] > 0)
             staged.loc[held] = partial.loc[held]
         named = [rows for _, rows in found]

@@ -40,6 +40,14 @@ class Partition:
     high: int | None
     null_ids: bool = False
 
+    def holds(self, legacy_id: int) -> bool:
+        """Whether this partition's range holds the id (never the partition of the rows without one)."""
+        return (
+            not self.null_ids
+            and (self.low is None or legacy_id >= self.low)
+            and (self.high is None or legacy_id < self.high)
+        )
+
     @property
     def first_key(self) -> int:
         return self.number << ROW_KEY_BITS

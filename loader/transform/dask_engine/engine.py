@@ -155,8 +155,8 @@ class _Run:
         schema = project.staging_schema
         with closing(connect_for_copy(settings.new)) as source:
             # One snapshot for every partition of every table: the workers import the one this transaction exports.
-            # It stays open to the end of the run: the users' and orders' partitions are read twice (see _users), once
-            # more first when there are corrections, and a worker lost mid-run has its partitions read again alike.
+            # It stays open to the end of the run: the users' and orders' partitions are read twice (see _users), those
+            # holding a corrected id once more first, and a worker lost mid-run has its partitions read again alike.
             source.set_session(isolation_level="REPEATABLE READ", readonly=True)
             with source.cursor() as cursor:
                 # Idle in its transaction while the workers run: a server-wide timeout must not end it midway.

@@ -26,13 +26,14 @@ import resource
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from distributed import Client, Future, LocalCluster
 from psycopg import sql
 
@@ -42,7 +43,7 @@ from loader.core.db import connect, connect_for_copy
 from loader.core.errors import ConfigError, PipelineError
 from loader.transform.dask_engine import partitions
 from loader.transform.dask_engine.partitions import ROW_KEY_BITS, Partition
-from loader.transform.pandas_engine import io, models
+from loader.transform.pandas_engine import io, models, parse
 from loader.transform.pandas_engine.engine import StagingShape, inspect_staging
 from loader.transform.pandas_engine.io import OutputTable
 from loader.transform.pandas_engine.pg_text import TextRules
@@ -172,6 +173,7 @@ class _Run:
             self.reading = _Reading(
                 settings.new, snapshot, schema, {table: tuple(columns) for table, columns in shape.columns.items()}
             )
+            self.stash = _Stash(settings.new, project.rejects.schema, "dask_stash" + self.loading_suffix)
             tables = self._create_loading_tables()
             swapped = False
             try:
@@ -182,12 +184,13 @@ class _Run:
                     for name, rows in written.items():
                         counts[name] = counts.get(name, 0) + rows
                     categories.append(found)
+                _drop(settings.new, [self.stash.table])
                 snapshot_taken_at = shape.snapshot_taken_at
                 counts |= self._finish(tables, categories, staged_corrections, corrected_legacy, snapshot_taken_at)
                 swapped = True
             finally:
                 if not swapped:
-                    _drop_loading(settings.new, tables, self.loading_suffix)
+                    _drop(settings.new, [_loading(table, self.loading_suffix) for table in tables] + [self.stash.table])
             source.rollback()
         return {table.name: counts.get(table.name, 0) for table in tables}
 
@@ -271,22 +274,14 @@ class _Run:
         self, plan: Sequence[Partition], corrections: Future[Any], rules: Future[Any]
     ) -> tuple[_Answers, list[Future[Any]]]:
         """The users' writes, and what the orders' keyed steps read of them."""
-        keys = [self.submit(_user_keys, self.reading, part, corrections, rules, self.shared_project) for part in plan]
-        reasons, usernames, emails = ([self.item(key, n, _FIRST) for key in keys] for n in range(3))
-        del keys  # as in _orders: a future the driver holds keeps its result in memory
-        duplicates = self._keyed(usernames, "username", _username_step, _frame({"duplicate": "bool"}), plan)
-        del usernames
-        lowest = self._keyed(
-            [
-                self.submit(_email_input, part, reason, duplicate, priority=_KEYED)
-                for part, reason, duplicate in zip(emails, reasons, duplicates, strict=True)
-            ],
-            "email",
-            _email_step,
-            _frame({"lowest": "Int64"}),
-            plan,
-        )
-        # Read and parsed again to be classified and written: a parsed partition is not held through the shuffles.
+        kept = [self.submit(_user_keys, self.reading, part, corrections, rules, self.shared_project) for part in plan]
+        emailed = self._keyed(kept, "username", _DUPLICATE_USERNAMES, plan)
+        del kept  # as in _orders: a future the driver holds keeps its result in memory
+        lowest = self._keyed(emailed, "email", _LOWEST_EMAILS, plan, _frame(_EMAIL_INPUT))
+        del emailed
+        stashed = self.submit(_stashed, *lowest, priority=_LAST)
+        del lowest
+        # Read and parsed again to be classified and written, with the keyed steps' results from the stash.
         finished = [
             self.submit(
                 _finish_users,
@@ -294,12 +289,13 @@ class _Run:
                 part,
                 corrections,
                 rules,
-                *results,
+                self.stash,
+                stashed,
                 self.shared_project,
                 self.loading_suffix,
                 priority=_LAST,
             )
-            for part, *results in zip(plan, reasons, duplicates, lowest, strict=True)
+            for part in plan
         ]
         answers = _Answers(
             candidates=[self.item(done, 1, _LAST) for done in finished],
@@ -324,45 +320,33 @@ class _Run:
         keys = [self.submit(_order_keys, self.reading, part, corrections, rules, currencies) for part in plan]
         rows, asking_users, asking_products = ([self.item(key, n, _FIRST) for key in keys] for n in range(3))
         del keys
-        first_ids = self._keyed(rows, "digest", _duplicate_step, _frame({"first_id": "Int64"}), plan)
+        first_ids = self._keyed(rows, "digest", _FIRST_IDS, plan)
         del rows
-        user_match = self._keyed(
-            asking_users + users.candidates,
-            "key",
-            _user_match_step,
-            _frame({"user_match_count": "float64", "legacy_user_id": "Int64", "user_candidate_legacy_ids": "str"}),
-            plan,
-            _USER_MATCH_SCHEMA,
-        )
+        # O1's results go on to O7 (the legacy user id each order matched) as well as into the stash.
+        matched = self._keyed(asking_users + users.candidates, "key", _USER_MATCH, plan, _frame(_USER_MATCH_SCHEMA))
         del asking_users
-        # O2 before O7: O7 waits for the users' first classified partition, and O2's input is held until handed over.
         product_schema = self.client.submit(_product_match_schema, asking_products[0], products[0]).result()
         product_match = self._keyed(
             [self.submit(_product_match_asking, part, product_schema, priority=_KEYED) for part in asking_products]
             + [self.submit(_product_match_answering, part, product_schema, priority=_KEYED) for part in products],
             "key",
-            _product_match_step,
-            _frame(_PRODUCT_MATCH_OUTPUT),
+            _PRODUCT_MATCH,
             plan,
-            product_schema,
+            _frame(product_schema),
         )
         del asking_products
-        registered_dtype = self.client.submit(_registered_dtype, users.registrations[0]).result()
-        registered_schema = {"key": "Int64", "side": "int8", "row_key": "Int64", "registered_at": registered_dtype}
         registered = self._keyed(
-            [self.submit(_registration_asking, part, registered_schema, priority=_KEYED) for part in user_match]
-            + [
-                self.submit(_registration_answering, part, registered_schema, priority=_KEYED)
-                for part in users.registrations
-            ],
+            matched + [self.submit(_registration_answering, part, priority=_KEYED) for part in users.registrations],
             "key",
-            _registration_step,
-            _frame({"registered_at": registered_dtype}),
+            _REGISTRATION,
             plan,
-            registered_schema,
+            _frame(_REGISTRATION_SCHEMA),
         )
-        # The keyed steps' results are narrow; the partition itself is read and parsed again to be classified and
-        # written, rather than held, parsed, from its first read to its write.
+        del matched
+        stashed = self.submit(_stashed, *first_ids, *product_match, *registered, priority=_LAST)
+        del first_ids, product_match, registered
+        # The partition is read and parsed again to be classified and written, rather than held, parsed, from its
+        # first read to its write; the keyed steps' results come from the stash.
         return [
             self.submit(
                 _finish_orders,
@@ -371,33 +355,34 @@ class _Run:
                 corrections,
                 rules,
                 currencies,
-                *results,
+                self.stash,
+                stashed,
                 self.shared_project,
                 shape.snapshot_taken_at,
                 self.loading_suffix,
                 priority=_LAST,
             )
-            for part, *results in zip(plan, first_ids, user_match, registered, product_match, strict=True)
+            for part in plan
         ]
 
     def _keyed(
         self,
         inputs: list[Future[Any]],
         key: str,
-        step: Callable[[pd.DataFrame], pd.DataFrame],
-        meta: pd.DataFrame,
+        step: _KeyedStep,
         plan: Sequence[Partition],
-        schema: Mapping[str, Any] | None = None,
+        input_meta: pd.DataFrame | None = None,
     ) -> list[Future[Any]]:
-        """Run `step` on the rows of each key together (a shuffle by `key`), its result (indexed by row key) back in
-        the partitions of `plan`: one future per partition, holding the results of that partition's rows."""
-        input_meta = self.client.submit(_empty, inputs[0]).result() if schema is None else _frame(schema)
+        """Run the step on the rows of each key together (a shuffle by `key` into as many partitions as `plan`), its
+        results (indexed by row key) into the stash, by the id-range partition of `plan` each row is in. The
+        futures of what each shuffled partition passes on (step.then): the next keyed step's input, or nothing
+        (an empty frame, whose future says the step's results are in the stash)."""
+        if input_meta is None:
+            input_meta = self.client.submit(_empty, inputs[0]).result()
         frame = dd.from_delayed(inputs, meta=input_meta, verify_meta=False)
         shuffled = frame.shuffle(on=key, npartitions=max(1, len(plan)))
-        results = shuffled.map_partitions(_checked(step, meta), meta=meta)
-        divisions = [part.first_key for part in plan] + [((plan[-1].number + 1) << ROW_KEY_BITS) - 1]
-        back = results.reset_index().set_index("row_key", divisions=divisions)
-        futures: list[Future[Any]] = self.client.compute(back.to_delayed(), priority=_KEYED)
+        passed = shuffled.map_partitions(_Stashing(step, self.stash), meta=step.passes_on)
+        futures: list[Future[Any]] = self.client.compute(passed.to_delayed(), priority=_KEYED)
         return futures
 
     # Writing: workers COPY their partitions into loading tables; the driver checks and swaps them in.
@@ -420,6 +405,7 @@ class _Run:
                 cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, name)))
             for table in tables:
                 cursor.execute(table.create_sql(table.name + self.loading_suffix))
+            cursor.execute(self.stash.create_sql())
         return tables
 
     def _finish(
@@ -450,14 +436,15 @@ class _Run:
         return {table.name: len(frame) for table, frame in driver_outputs.items()}
 
 
-def _drop_loading(database: Database, tables: Sequence[OutputTable], suffix: str) -> None:
-    """Best effort after a failure: the loading tables go; the next run drops any left anyway."""
+def _drop(database: Database, tables: Sequence[sql.Identifier]) -> None:
+    """Best effort: this run's loading tables after a failure, its stash once every partition is written; the next
+    run drops any left anyway."""
     try:
         with connect(database, autocommit=True) as conn, conn.cursor() as cursor:
             for table in tables:
-                cursor.execute(sql.SQL("drop table if exists {}").format(_loading(table, suffix)))
-    except Exception:  # the failure that brought us here is the one to report
-        logger.warning("could not drop the dask engine's loading tables; the next run drops them")
+                cursor.execute(sql.SQL("drop table if exists {}").format(table))
+    except Exception:  # a failure that brought us here is the one to report; a stash left costs only space
+        logger.warning("could not drop the dask engine's loading tables or its stash; the next run drops them")
 
 
 def _loading(table: OutputTable, suffix: str) -> sql.Identifier:
@@ -545,18 +532,103 @@ def _empty(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[0:0]
 
 
-def _checked(
-    step: Callable[[pd.DataFrame], pd.DataFrame], meta: pd.DataFrame
-) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """The step, its result in exactly meta's columns and types (the range shuffle after it needs one schema)."""
+@dataclass(frozen=True)
+class _KeyedStep:
+    """A step that reads the rows of one key together: its name in the stash, the function (on a shuffled
+    partition, its result indexed by row key), its result's columns, and what a shuffled partition passes on to the
+    next keyed step (`then`, from the step's input and result; none by default) in `passes`' columns."""
 
-    def run_step(frame: pd.DataFrame) -> pd.DataFrame:
-        result = step(frame)
-        result = result[list(meta.columns)].astype(meta.dtypes.to_dict())
+    name: str
+    run: Callable[[pd.DataFrame], pd.DataFrame]
+    result: Mapping[str, Any]
+    then: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None
+    passes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def passes_on(self) -> pd.DataFrame:
+        return _frame(self.passes)
+
+
+@dataclass(frozen=True)
+class _Stash:
+    """Where the keyed steps leave their results until each id-range partition's last task reads its own: an
+    unlogged table of this run in the target, a row per step, id-range partition and shuffled partition, holding
+    those results as Arrow IPC (exact types, compressed). A worker so holds only the results of the partition it
+    works on, whatever the table's size; and the stash is on the server every worker reaches, not on a worker's
+    disk. The run drops it once every partition is written, or when it fails; a run killed midway leaves it to the
+    next run, which drops it with the loading tables (its name ends like theirs)."""
+
+    database: Database
+    schema: str
+    name: str
+
+    @property
+    def table(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+    def create_sql(self) -> sql.Composed:
+        return sql.SQL(
+            "create unlogged table {} (step text, partition integer, source integer, results bytea not null, "
+            "primary key (step, partition, source))"
+        ).format(self.table)
+
+    def put(self, step: _KeyedStep, source: int, result: pd.DataFrame) -> None:
+        """A shuffled partition's results of the step, one row per id-range partition they belong to. In one
+        transaction that first drops what an earlier attempt of the same task left (a task run again after its
+        worker was lost), so each row's result is stashed once."""
+        numbers = result.index.to_numpy() >> ROW_KEY_BITS
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        rows = []
+        for number in np.unique(numbers):
+            sink = pa.BufferOutputStream()
+            table = pa.Table.from_pandas(result[numbers == number], preserve_index=True)
+            with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+                writer.write_table(table)
+            rows.append((step.name, int(number), source, sink.getvalue().to_pybytes()))
+        with connect(self.database) as conn, conn.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("delete from {} where step = %s and source = %s").format(self.table), (step.name, source)
+            )
+            cursor.executemany(
+                sql.SQL("insert into {} (step, partition, source, results) values (%s, %s, %s, %s)").format(self.table),
+                rows,
+            )
+
+    def get(self, step: _KeyedStep, partition: Partition) -> pd.DataFrame:
+        """The step's results for the rows of one id-range partition, indexed by row key, in step.result's types."""
+        with connect(self.database) as conn, conn.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("select results from {} where step = %s and partition = %s order by source").format(self.table),
+                (step.name, partition.number),
+            )
+            parts = [pa.ipc.open_stream(row[0]).read_all().to_pandas() for row in cursor]
+        if not parts:
+            return _frame(step.result)
+        results: pd.DataFrame = pd.concat(parts).astype(dict(step.result))
+        results.index = results.index.astype("int64").rename("row_key")
+        return results
+
+
+@dataclass(frozen=True)
+class _Stashing:
+    """A keyed step run on one shuffled partition (dask's map_partitions): its results into the stash, what it
+    passes on returned."""
+
+    step: _KeyedStep
+    stash: _Stash
+
+    def __call__(self, frame: pd.DataFrame, partition_info: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        if partition_info is None:  # dask numbers the partitions it maps: the stash's key needs the number
+            raise PipelineError(f"the dask engine's step {self.step.name} ran without its partition's number")
+        result = self.step.run(frame)
+        result = result[list(self.step.result)].astype(dict(self.step.result))
         result.index = result.index.astype("int64").rename("row_key")
-        return result
+        self.stash.put(self.step, int(partition_info["number"]), result)
+        return self.step.passes_on if self.step.then is None else self.step.then(frame, result)
 
-    return run_step
+
+def _stashed(*passed: pd.DataFrame) -> None:
+    """Done once every shuffled partition of the steps it is given has stashed its results."""
 
 
 def _union(frame: pd.DataFrame, side: int, schema: Mapping[str, Any]) -> pd.DataFrame:
@@ -601,12 +673,12 @@ def _stage_users(part: models.LegacyTable, corrections: pd.DataFrame, rules: Tex
 
 def _user_keys(
     reading: _Reading, partition: Partition, corrections: pd.DataFrame, rules: TextRules, project: Project
-) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
-    """One partition of users, read and parsed: its rows' own reasons (K1, U4, L1), U2's input and the e-mail
-    addresses U1 reads. The partition itself leaves with the task."""
+) -> pd.DataFrame:
+    """One partition of users, read and parsed: U2's input, the users its rows' own checks (K1, U4, L1) keep, with
+    the e-mail address U1 then reads. The partition itself leaves with the task."""
     users = _stage_users(reading.read(partition), corrections, rules)
-    reasons = models.user_row_reasons(users, project)
-    return reasons, _username_input(users, reasons), users[["legacy_user_id", "email"]]
+    kept = users.loc[~models._bools(models.user_row_reasons(users, project).notna()), list(_USERNAME_INPUT)]
+    return kept.astype(_USERNAME_INPUT)
 
 
 def _finish_users(
@@ -614,34 +686,39 @@ def _finish_users(
     partition: Partition,
     corrections: pd.DataFrame,
     rules: TextRules,
-    reasons: pd.Series,
-    duplicates: pd.DataFrame,
-    lowest: pd.DataFrame,
+    stash: _Stash,
+    stashed: None,
     project: Project,
     suffix: str,
 ) -> tuple[tuple[dict[str, int], pd.Series], pd.DataFrame, pd.DataFrame]:
-    """One partition of users, read and parsed again (the same rows, the same row keys), classified and written;
-    with what the orders' keyed steps read of it (_Answers)."""
+    """One partition of users, read and parsed again (the same rows, the same row keys), classified with the keyed
+    steps' results (in the stash once `stashed` is) and written; with what the orders' keyed steps read of it
+    (_Answers)."""
     part = reading.read(partition)
-    classified = _classify_users(_stage_users(part, corrections, rules), reasons, duplicates, lowest, project)
+    users = _stage_users(part, corrections, rules)
+    duplicates = stash.get(_DUPLICATE_USERNAMES, partition)
+    lowest = stash.get(_LOWEST_EMAILS, partition)
+    duplicate = _aligned_bools(duplicates["duplicate"], users.index)
+    lowest_with_email = lowest["lowest"].reindex(users.index).astype(users["legacy_user_id"].dtype)
+    reasons = models.user_row_reasons(users, project)
+    classified = models.classify_users(users, reasons, duplicate, lowest_with_email, project)
     written = _write_partition(reading.database, suffix, part, classified, project)
     kept = classified.loc[models._bools(classified["outcome"] != "rejected"), models.KEPT_USER_COLUMNS]
     return written, _user_match_answering(kept), kept[["legacy_user_id", "registered_at"]]
 
 
-def _username_input(users: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
-    kept = users.loc[~models._bools(reasons.notna()), ["legacy_user_id", "username"]]
-    return kept.astype({"legacy_user_id": "Int64", "username": "str"})
+_USERNAME_INPUT = {"legacy_user_id": "Int64", "username": "str", "email": "str"}
+_EMAIL_INPUT = {"legacy_user_id": "Int64", "email": "str"}
 
 
 def _username_step(kept: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"duplicate": models._bools(models.username_duplicates(kept))}, index=kept.index)
 
 
-def _email_input(users: pd.DataFrame, reasons: pd.Series, duplicates: pd.DataFrame) -> pd.DataFrame:
-    rejected = models._bools(reasons.notna()) | _aligned_bools(duplicates["duplicate"], users.index)
-    emailed = users.loc[~rejected & models._bools(users["email"].notna()), ["legacy_user_id", "email"]]
-    return emailed.astype({"legacy_user_id": "Int64", "email": "str"})
+def _email_input(kept: pd.DataFrame, result: pd.DataFrame) -> pd.DataFrame:
+    """U1's input from a shuffled partition of U2's: the users U2 keeps that have an e-mail address."""
+    duplicate = _aligned_bools(result["duplicate"], kept.index)
+    return kept.loc[~duplicate & models._bools(kept["email"].notna()), list(_EMAIL_INPUT)].astype(_EMAIL_INPUT)
 
 
 def _email_step(emailed: pd.DataFrame) -> pd.DataFrame:
@@ -650,14 +727,6 @@ def _email_step(emailed: pd.DataFrame) -> pd.DataFrame:
 
 def _aligned_bools(values: pd.Series, index: pd.Index) -> np.ndarray[Any, np.dtype[np.bool_]]:
     return models._bools(values.reindex(index))
-
-
-def _classify_users(
-    users: pd.DataFrame, reasons: pd.Series, duplicates: pd.DataFrame, lowest: pd.DataFrame, project: Project
-) -> pd.DataFrame:
-    duplicate = _aligned_bools(duplicates["duplicate"], users.index)
-    lowest_with_email = lowest["lowest"].reindex(users.index).astype(users["legacy_user_id"].dtype)
-    return models.classify_users(users, reasons, duplicate, lowest_with_email, project)
 
 
 def _products(
@@ -717,18 +786,18 @@ def _user_match_step(frame: pd.DataFrame) -> pd.DataFrame:
     return models.match_users(asking["key"], candidates)
 
 
-def _registered_dtype(users: pd.DataFrame) -> Any:
-    return users["registered_at"].dtype
+_REGISTRATION_SCHEMA = {"key": "Int64", "side": "int8", "row_key": "Int64", "registered_at": parse.TIMESTAMP_DTYPE}
 
 
-def _registration_asking(user_match: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
+def _registration_asking(_: pd.DataFrame, user_match: pd.DataFrame) -> pd.DataFrame:
+    """O7's asking side, from a shuffled partition of O1's results: the orders that matched a user."""
     matched = user_match[models._bools(user_match["legacy_user_id"].notna())]
-    return _union(matched.rename(columns={"legacy_user_id": "key"}), _ASKING, schema)
+    return _union(matched.rename(columns={"legacy_user_id": "key"}), _ASKING, _REGISTRATION_SCHEMA)
 
 
-def _registration_answering(kept: pd.DataFrame, schema: Mapping[str, Any]) -> pd.DataFrame:
+def _registration_answering(kept: pd.DataFrame) -> pd.DataFrame:
     dates = kept[["legacy_user_id", "registered_at"]]
-    return _union(dates.rename(columns={"legacy_user_id": "key"}), _ANSWERING, schema)
+    return _union(dates.rename(columns={"legacy_user_id": "key"}), _ANSWERING, _REGISTRATION_SCHEMA)
 
 
 def _registration_step(frame: pd.DataFrame) -> pd.DataFrame:
@@ -796,26 +865,24 @@ def _finish_orders(
     corrections: pd.DataFrame,
     rules: TextRules,
     currencies: Mapping[str, str | None],
-    first_ids: pd.DataFrame,
-    user_match: pd.DataFrame,
-    registered: pd.DataFrame,
-    product_match: pd.DataFrame,
+    stash: _Stash,
+    stashed: None,
     project: Project,
     snapshot_taken_at: datetime | None,
     suffix: str,
 ) -> tuple[dict[str, int], pd.Series]:
     """One partition of orders, read and parsed again (the same rows, the same row keys), classified with the keyed
-    steps' results and written."""
+    steps' results (in the stash once `stashed` is) and written."""
     part = reading.read(partition)
     orders = models.stage_orders(models.corrected_rows(part, corrections), rules, currencies)
     index = orders.index
     # An order the keyed steps did not see (no key) is what match_users and match_products give a NULL key.
     classified = models.classify_orders(
         orders,
-        first_ids["first_id"].reindex(index),
-        user_match.reindex(index).fillna({"user_match_count": 0}),
-        registered["registered_at"].reindex(index),
-        product_match.reindex(index).fillna({"name_count": 0, "product_unknown": False}),
+        stash.get(_FIRST_IDS, partition)["first_id"].reindex(index),
+        stash.get(_USER_MATCH, partition).reindex(index).fillna({"user_match_count": 0}),
+        stash.get(_REGISTRATION, partition)["registered_at"].reindex(index),
+        stash.get(_PRODUCT_MATCH, partition).reindex(index).fillna({"name_count": 0, "product_unknown": False}),
         project,
         snapshot_taken_at,
     )
@@ -851,3 +918,19 @@ def _write_partition(
     outputs[project.rejects] = models.quarantine([rejects], outcome=None)
     outputs[project.warnings] = models.quarantine([warnings], outcome="warning")
     return _copy(database, suffix, outputs), categories.astype("str")
+
+
+# The keyed steps, in the order they run.
+
+_DUPLICATE_USERNAMES = _KeyedStep("U2", _username_step, {"duplicate": "bool"}, _email_input, _EMAIL_INPUT)
+_LOWEST_EMAILS = _KeyedStep("U1", _email_step, {"lowest": "Int64"})
+_FIRST_IDS = _KeyedStep("O3", _duplicate_step, {"first_id": "Int64"})
+_USER_MATCH = _KeyedStep(
+    "O1",
+    _user_match_step,
+    {"user_match_count": "float64", "legacy_user_id": "Int64", "user_candidate_legacy_ids": "str"},
+    _registration_asking,
+    _REGISTRATION_SCHEMA,
+)
+_PRODUCT_MATCH = _KeyedStep("O2", _product_match_step, _PRODUCT_MATCH_OUTPUT)
+_REGISTRATION = _KeyedStep("O7", _registration_step, {"registered_at": parse.TIMESTAMP_DTYPE})

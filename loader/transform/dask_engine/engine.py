@@ -5,14 +5,15 @@ Every step is a function of loader.transform.pandas_engine.models, run on rows t
   partition of the staging table, where it was read (partitions.py);
 - by another key (U2 by username, U1 by email, O3 by the whole row, O1 by user key, O7 by legacy user id, O2 by
   product name): the narrow columns it reads are shuffled by that key (dask's p2p shuffle, on disk), the step runs on
-  each shuffled partition, which holds every row of its keys, and the result goes back to the id-range partitions by
-  row key (a range shuffle, `set_index` on the partitions' own divisions).
+  each shuffled partition, which holds every row of its keys, and writes its results to the run's stash (a table in
+  the target), by the id-range partition each row is in (its row key says which). A step whose results another keyed
+  step reads (U2's for U1, O1's for O7) passes them on from the shuffled partition, into that step's shuffle.
 No table passes through one process: a partition of users or orders is read and parsed by one task, which keeps
 only its keyed steps' inputs, and read and parsed again (in the same snapshot, so with the same row keys) by the task
-that classifies and writes it, with the keyed steps' narrow results. (The products, few, are classified once and
+that classifies and writes it, with its rows' results from the stash. (The products, few, are classified once and
 held until O2 and their writes have read them.) Later steps run before earlier ones (task priorities), and the
-driver holds no future it no longer needs, so each result leaves the worker's memory once used. The driver holds
-the writes' futures, the corrections and the product categories.
+driver holds no future it no longer needs, so each result leaves the worker's memory once used. The driver holds the
+writes' futures, the corrections and the product categories.
 Workers write their partitions' marts and quarantine with COPY into loading tables; the driver checks them in SQL
 (conservation, the marts' data tests) and swaps them in, in one transaction, so a failure leaves the previous
 tables (of any engine) as they were.
@@ -20,6 +21,7 @@ tables (of any engine) as they were.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import operator
 import resource
@@ -53,11 +55,12 @@ logger = logging.getLogger(__name__)
 LOADING_SUFFIX = "__dask_loading"
 # The side of a keyed step's input a row comes from: the rows to resolve, or what they are resolved against.
 _ASKING, _ANSWERING = 0, 1
-# Task priorities (dask runs a higher one first): a partition's later steps before the next partition's first, so a
-# worker passes on what it has read (into a shuffle, or written) before it reads more. Without them dask runs the
-# tasks in the order they were handed over: every partition's first step, then every partition's second, holding
-# each step's results for every partition at once.
-_FIRST, _KEYED, _LAST = 0, 1, 2
+# Task priorities (dask runs a higher one first): what hands on what a worker holds (into a shuffle, which puts it on
+# disk) first, then a partition's last task (which writes it), then the next partition's first read. So a worker
+# passes on what it has read before it reads more, and the users' answers for the orders' keyed steps go into their
+# shuffles as they are made. Without them dask runs the tasks in the order they were handed over: every partition's
+# first step, then every partition's second, holding each step's results for every partition at once.
+_FIRST, _LAST, _KEYED = 0, 1, 2
 
 
 def run(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
@@ -144,7 +147,7 @@ class _Run:
     def submit(self, function: Callable[..., Any], *args: Any, priority: int = 0) -> Future[Any]:
         # The driver keeps a future only while it needs it: a future it holds keeps its result in a worker's memory.
         # If the run fails, closing the client releases every task it handed over (run()'s `with`): those queued
-        # never start, and a running one's writes go to this run's loading tables, which the failure drops.
+        # never start, and a running one's writes go to this run's loading tables and stash, which the failure drops.
         return self.client.submit(function, *args, pure=False, priority=priority)
 
     def item(self, future: Future[Any], position: int, priority: int) -> Future[Any]:
@@ -275,7 +278,7 @@ class _Run:
     ) -> tuple[_Answers, list[Future[Any]]]:
         """The users' writes, and what the orders' keyed steps read of them."""
         kept = [self.submit(_user_keys, self.reading, part, corrections, rules, self.shared_project) for part in plan]
-        emailed = self._keyed(kept, "username", _DUPLICATE_USERNAMES, plan)
+        emailed = self._keyed(kept, "username", _DUPLICATE_USERNAMES, plan, _frame(_USERNAME_INPUT))
         del kept  # as in _orders: a future the driver holds keeps its result in memory
         lowest = self._keyed(emailed, "email", _LOWEST_EMAILS, plan, _frame(_EMAIL_INPUT))
         del emailed
@@ -298,8 +301,8 @@ class _Run:
             for part in plan
         ]
         answers = _Answers(
-            candidates=[self.item(done, 1, _LAST) for done in finished],
-            registrations=[self.item(done, 2, _LAST) for done in finished],
+            candidates=[self.item(done, 1, _KEYED) for done in finished],
+            registrations=[self.item(done, 2, _KEYED) for done in finished],
         )
         return answers, [self.item(done, 0, _LAST) for done in finished]
 
@@ -316,9 +319,10 @@ class _Run:
         shape: StagingShape,
     ) -> list[Future[Any]]:
         # The driver drops each list of futures once handed to its step (`del`): a future it holds keeps its result
-        # in a worker's memory, and below it waits for the first partition of the users, then of the products.
+        # in a worker's memory, and below it waits for the first partition of the orders (O3's input, as wide as the
+        # legacy table), then of the products (O2's).
         keys = [self.submit(_order_keys, self.reading, part, corrections, rules, currencies) for part in plan]
-        rows, asking_users, asking_products = ([self.item(key, n, _FIRST) for key in keys] for n in range(3))
+        rows, asking_users, asking_products = ([self.item(key, n, _KEYED) for key in keys] for n in range(3))
         del keys
         first_ids = self._keyed(rows, "digest", _FIRST_IDS, plan)
         del rows
@@ -441,6 +445,8 @@ def _drop(database: Database, tables: Sequence[sql.Identifier]) -> None:
     run drops any left anyway."""
     try:
         with connect(database, autocommit=True) as conn, conn.cursor() as cursor:
+            # A straggling task's transaction must not hold the run's end: what is not dropped now, the next run drops.
+            cursor.execute("set lock_timeout = '5s'")
             for table in tables:
                 cursor.execute(sql.SQL("drop table if exists {}").format(table))
     except Exception:  # a failure that brought us here is the one to report; a stash left costs only space
@@ -568,29 +574,33 @@ class _Stash:
 
     def create_sql(self) -> sql.Composed:
         return sql.SQL(
-            "create unlogged table {} (step text, partition integer, source integer, results bytea not null, "
-            "primary key (step, partition, source))"
-        ).format(self.table)
+            "create unlogged table {table} (step text, source integer, partition integer, results bytea not null, "
+            "primary key (step, source, partition)); create index on {table} (step, partition)"
+        ).format(table=self.table)
 
     def put(self, step: _KeyedStep, source: int, result: pd.DataFrame) -> None:
         """A shuffled partition's results of the step, one row per id-range partition they belong to. In one
         transaction that first drops what an earlier attempt of the same task left (a task run again after its
-        worker was lost), so each row's result is stashed once."""
-        numbers = result.index.to_numpy() >> ROW_KEY_BITS
+        worker was lost; an attempt still running waits for the lock), so each row's result is stashed once."""
+        ordered = result.sort_index()
+        numbers = ordered.index.to_numpy() >> ROW_KEY_BITS
+        starts = np.flatnonzero(np.diff(numbers, prepend=-1))
+        # No pandas metadata in each blob (it would outweigh a few rows): get() restores the types from step.result.
+        table = pa.Table.from_pandas(ordered.reset_index(), preserve_index=False).replace_schema_metadata(None)
         options = pa.ipc.IpcWriteOptions(compression="lz4")
         rows = []
-        for number in np.unique(numbers):
+        for start, end in itertools.pairwise([*starts, len(ordered)]):
             sink = pa.BufferOutputStream()
-            table = pa.Table.from_pandas(result[numbers == number], preserve_index=True)
             with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
-                writer.write_table(table)
-            rows.append((step.name, int(number), source, sink.getvalue().to_pybytes()))
+                writer.write_table(table.slice(start, end - start))
+            rows.append((step.name, source, int(numbers[start]), sink.getvalue().to_pybytes()))
         with connect(self.database) as conn, conn.cursor() as cursor:
+            cursor.execute("select pg_advisory_xact_lock(hashtext(%s), %s)", (f"{self.name} {step.name}", source))
             cursor.execute(
                 sql.SQL("delete from {} where step = %s and source = %s").format(self.table), (step.name, source)
             )
             cursor.executemany(
-                sql.SQL("insert into {} (step, partition, source, results) values (%s, %s, %s, %s)").format(self.table),
+                sql.SQL("insert into {} (step, source, partition, results) values (%s, %s, %s, %s)").format(self.table),
                 rows,
             )
 
@@ -601,12 +611,15 @@ class _Stash:
                 sql.SQL("select results from {} where step = %s and partition = %s order by source").format(self.table),
                 (step.name, partition.number),
             )
-            parts = [pa.ipc.open_stream(row[0]).read_all().to_pandas() for row in cursor]
+            parts = [pa.ipc.open_stream(row[0]).read_all() for row in cursor]
         if not parts:
             return _frame(step.result)
-        results: pd.DataFrame = pd.concat(parts).astype(dict(step.result))
-        results.index = results.index.astype("int64").rename("row_key")
-        return results
+        # Integers as nullable Int64 straight from Arrow: through float64 a large id would lose its last digits.
+        frame = pa.concat_tables(parts, promote_options="permissive").to_pandas(
+            types_mapper={pa.int64(): pd.Int64Dtype()}.get
+        )
+        results: pd.DataFrame = frame.set_index(frame["row_key"].astype("int64")).drop(columns="row_key")
+        return results[list(step.result)].astype(dict(step.result))
 
 
 @dataclass(frozen=True)
@@ -616,6 +629,10 @@ class _Stashing:
 
     step: _KeyedStep
     stash: _Stash
+
+    @property
+    def __name__(self) -> str:  # what dask names its tasks by
+        return f"stash_{self.step.name}"
 
     def __call__(self, frame: pd.DataFrame, partition_info: Mapping[str, Any] | None = None) -> pd.DataFrame:
         if partition_info is None:  # dask numbers the partitions it maps: the stash's key needs the number

@@ -2,8 +2,8 @@
 
 A partition holds the rows whose id falls in its range, so every copy of a repeated id is in one partition (rule K1
 reads the copies of one id together); the rows without an id are a partition of their own. Each row is named by a
-row key, its partition's number times 2**ROW_KEY_BITS plus its position there: unique across the table, and in
-partition order, so a result keyed by row keys goes back to its partition by range (see engine.py).
+row key, its partition's number times 2**ROW_KEY_BITS plus its position there: unique across the table, and a
+result keyed by row key names its partition (the key shifted right by ROW_KEY_BITS; engine.py's stash).
 
 Every worker reads in the snapshot the engine exported (`SET TRANSACTION SNAPSHOT`), so all partitions of all
 tables are one consistent state of staging, as the pandas engine's single transaction reads it. A partition is read

@@ -2,9 +2,10 @@
 
 The hard-rows and corrections tests run it too (tests/support/hard_rows.py's both_engines, in about eight
 partitions); this file runs it on the dirty seeder profile and through a whole migrate, checks that its partitions
-hold every staged row once and come back alike when read again, that no partition stays in a worker's memory once
-used, that equal rows hash alike whatever their partition's types, that a kill mid-run leaves the previous outputs,
-and that a scheduler it cannot reach is one clear error."""
+hold every staged row once and come back alike when read again, that the stash gives each partition its keyed
+steps' results once and in their types, that no partition stays in a worker's memory once used, that equal rows hash
+alike whatever their partition's types, that a kill mid-run leaves the previous outputs, and that a scheduler it
+cannot reach is one clear error."""
 
 from __future__ import annotations
 
@@ -194,6 +195,54 @@ def test_a_partition_read_again_in_its_snapshot_has_the_same_row_keys(databases:
     assert len(plan) == 3 and sum(len(part) for part in first) == 300_030
     for before, after in zip(first, again, strict=True):
         pd.testing.assert_frame_equal(before, after)
+
+
+def test_the_stash_gives_a_partition_its_results_once_and_in_their_types(databases: Databases) -> None:
+    """The keyed steps' results wait in the stash (a table of the target) for their partition's last task: it must
+    give back exactly the rows of that partition and step, once each even when a shuffled partition's task stashed
+    twice (a task run again after its worker was lost), with their types and NULLs as they were ('' is not NULL)."""
+    database = Database("NEW", make_url(databases.new_url), "url")
+    stash = engine._Stash(database, "public", "stash_under_test")
+    with databases.new() as conn:
+        conn.execute(stash.create_sql())
+    types = {"number": "Int64", "text": "str", "moment": "datetime64[us]", "flag": "bool", "count": "float64"}
+    step = engine._KeyedStep("O2", lambda frame: frame, types)
+    other = engine._KeyedStep("O3", lambda frame: frame, types)
+
+    def results(keys: list[int], text: list[Any]) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {
+                "number": pd.array([7, None, -(2**62)][: len(keys)], dtype="Int64"),
+                "text": pd.array(text, dtype="str"),
+                "moment": pd.array(
+                    pd.to_datetime(["2021-03-04 05:06:07.123456", None, "1900-01-01 00:00:00.5"][: len(keys)]),
+                    "datetime64[us]",
+                ),
+                "flag": [True, False, True][: len(keys)],
+                "count": [0.0, 2.0, 1.5][: len(keys)],
+            },
+            index=pd.Index(keys, dtype="int64", name="row_key"),
+        )
+        return frame.astype(types)
+
+    first_key = partitions.Partition("old_orders", 3, None, None).first_key
+    one = results([first_key + 2, 5, first_key], ["", None, 'éß\n,"x'])
+    two = results([first_key + 1], ["second source"])
+    stash.put(step, 0, one)
+    stash.put(step, 1, two)
+    stash.put(step, 0, one)  # the same shuffled partition again
+    stash.put(step, 2, one.iloc[0:0])  # a shuffled partition without rows
+    stash.put(other, 0, results([first_key + 9], ["another step"]))
+
+    got = stash.get(step, partitions.Partition("old_orders", 3, None, None))
+    expected = pd.concat([one.loc[[first_key + 2, first_key]], two])
+    pd.testing.assert_frame_equal(got.sort_index(), expected.sort_index())
+    assert got.loc[first_key + 2, "text"] == ""
+    without_text = stash.get(step, partitions.Partition("old_orders", 0, None, None))
+    pd.testing.assert_frame_equal(without_text, one.loc[[5]])
+    assert pd.isna(without_text.loc[5, "text"]) and pd.isna(without_text.loc[5, "number"])
+    nothing = stash.get(step, partitions.Partition("old_orders", 1, None, None))
+    assert nothing.empty and nothing.dtypes.to_dict() == got.dtypes.to_dict()
 
 
 def test_an_unreachable_scheduler_is_one_clear_line(databases: Databases) -> None:

@@ -91,7 +91,12 @@ SQL_LOOKING = "'); drop table users; --"
 
 
 def run_module(
-    module: str, *args: str, env: dict[str, str], check: bool = True, project: Path = PROJECT_ROOT
+    module: str,
+    *args: str,
+    env: dict[str, str],
+    check: bool = True,
+    project: Path = PROJECT_ROOT,
+    timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m <module> …` from the project root (or a copy_project) as a person would, and capture what it
     prints."""
@@ -101,7 +106,7 @@ def run_module(
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
     if check and result.returncode != 0:

@@ -35,6 +35,7 @@ from typing import Any
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+import psycopg
 import pyarrow as pa
 from distributed import Client, Future, LocalCluster
 from psycopg import sql
@@ -61,6 +62,8 @@ _ASKING, _ANSWERING = 0, 1
 # shuffles as they are made. Without them dask runs the tasks in the order they were handed over: every partition's
 # first step, then every partition's second, holding each step's results for every partition at once.
 _FIRST, _LAST, _KEYED = 0, 1, 2
+# How long dropping a loading table or a stash waits for another session's lock before leaving it to the next run.
+_DROP_LOCK_TIMEOUT = "5s"
 
 
 def run(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
@@ -405,8 +408,21 @@ class _Run:
                 "where relnamespace::regnamespace::text = any(%s) and relkind = 'r' and relname like %s escape '!'",
                 (schemas, "%" + f"{LOADING_SUFFIX}_".replace("_", "!_") + "%"),
             )
-            for schema, name in cursor.fetchall():
-                cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, name)))
+            leftovers = cursor.fetchall()
+            # Another session reading a leftover (a straggling task, someone looking at it) must not hold this run up:
+            # the leftover has a name of its own, so it is left for the next run, and said.
+            cursor.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(_DROP_LOCK_TIMEOUT)))
+            for schema, name in leftovers:
+                try:
+                    cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, name)))
+                except psycopg.errors.LockNotAvailable:
+                    logger.warning(
+                        "left %s.%s, which an earlier dask run left behind, in place: another session holds a lock on "
+                        "it; the next dask run drops it",
+                        schema,
+                        name,
+                    )
+            cursor.execute("reset lock_timeout")
             for table in tables:
                 cursor.execute(table.create_sql(table.name + self.loading_suffix))
             cursor.execute(self.stash.create_sql())
@@ -446,7 +462,7 @@ def _drop(database: Database, tables: Sequence[sql.Identifier]) -> None:
     try:
         with connect(database, autocommit=True) as conn, conn.cursor() as cursor:
             # A straggling task's transaction must not hold the run's end: what is not dropped now, the next run drops.
-            cursor.execute("set lock_timeout = '5s'")
+            cursor.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(_DROP_LOCK_TIMEOUT)))
             for table in tables:
                 cursor.execute(sql.SQL("drop table if exists {}").format(table))
     except Exception:  # a failure that brought us here is the one to report; a stash left costs only space

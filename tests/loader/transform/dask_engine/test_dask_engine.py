@@ -351,3 +351,23 @@ def test_a_dask_run_killed_before_its_swap_leaves_the_outputs_and_the_next_run_c
         assert _dask_loading_tables(conn) == []
         assert table_fingerprint(conn, "(select legacy_order_id as id, * from dbt_marts.orders)") != before
         assert count(conn, "select count(*) from dbt_marts.orders") > 0
+
+
+def test_a_leftover_another_session_holds_is_left_for_the_next_run_not_waited_for(databases: Databases) -> None:
+    """A killed run's leftover (a loading table or a stash) that another session holds a lock on must not hold up
+    the next run, nor be dropped from under that session: the run leaves it for the run after, and says so."""
+    env = databases.env()
+    databases.seed("--size", "200", "--seed", "4")
+    run_module("loader", "schema", env=env)
+    run_module("loader", "stage", env=env)
+    leftover = "dask_stash__dask_loading_0badcafe"
+    with databases.new() as conn:
+        conn.execute("create schema if not exists dbt_quarantine")
+        conn.execute(f"create unlogged table dbt_quarantine.{leftover} (step text)")
+    with databases.new() as holder, holder.transaction():
+        holder.execute(f"lock table dbt_quarantine.{leftover} in access share mode")
+        result = run_module("loader", "transform", "--engine", "dask", env=env, timeout=180)
+    assert f"dbt_quarantine.{leftover}" in result.stderr and "the next dask run drops it" in result.stderr
+    with databases.new() as conn:
+        assert _dask_loading_tables(conn) == [leftover]
+        assert count(conn, "select count(*) from dbt_marts.orders") > 100

@@ -285,6 +285,7 @@ class _Run:
         del kept  # as in _orders: a future the driver holds keeps its result in memory
         lowest = self._keyed(emailed, "email", _LOWEST_EMAILS, plan, _frame(_EMAIL_INPUT))
         del emailed
+        # Every shuffled partition of U1 comes after every one of U2 (its shuffle reads them all): U1's are enough.
         stashed = self.submit(_stashed, *lowest, priority=_LAST)
         del lowest
         # Read and parsed again to be classified and written, with the keyed steps' results from the stash.
@@ -350,6 +351,7 @@ class _Run:
             _frame(_REGISTRATION_SCHEMA),
         )
         del matched
+        # O1's stashing is done once O7's is (O7's shuffle reads every shuffled partition of O1's).
         stashed = self.submit(_stashed, *first_ids, *product_match, *registered, priority=_LAST)
         del first_ids, product_match, registered
         # The partition is read and parsed again to be classified and written, rather than held, parsed, from its

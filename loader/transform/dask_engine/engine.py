@@ -190,13 +190,17 @@ class _Run:
                     for name, rows in written.items():
                         counts[name] = counts.get(name, 0) + rows
                     categories.append(found)
-                _drop(settings.new, [self.stash.table])
+                _drop(settings.new, [(self.stash.schema, self.stash.name)])
                 snapshot_taken_at = shape.snapshot_taken_at
                 counts |= self._finish(tables, categories, staged_corrections, corrected_legacy, snapshot_taken_at)
                 swapped = True
             finally:
                 if not swapped:
-                    _drop(settings.new, [_loading(table, self.loading_suffix) for table in tables] + [self.stash.table])
+                    _drop(
+                        settings.new,
+                        [(table.schema, table.name + self.loading_suffix) for table in tables]
+                        + [(self.stash.schema, self.stash.name)],
+                    )
             source.rollback()
         return {table.name: counts.get(table.name, 0) for table in tables}
 
@@ -410,21 +414,7 @@ class _Run:
                 "where relnamespace::regnamespace::text = any(%s) and relkind = 'r' and relname like %s escape '!'",
                 (schemas, "%" + f"{LOADING_SUFFIX}_".replace("_", "!_") + "%"),
             )
-            leftovers = cursor.fetchall()
-            # Another session reading a leftover (a straggling task, someone looking at it) must not hold this run up:
-            # the leftover has a name of its own, so it is left for the next run, and said.
-            cursor.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(_DROP_LOCK_TIMEOUT)))
-            for schema, name in leftovers:
-                try:
-                    cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, name)))
-                except psycopg.errors.LockNotAvailable:
-                    logger.warning(
-                        "left %s.%s, which an earlier dask run left behind, in place: another session holds a lock on "
-                        "it; the next dask run drops it",
-                        schema,
-                        name,
-                    )
-            cursor.execute("reset lock_timeout")
+            _drop(self.settings.new, cursor.fetchall())
             for table in tables:
                 cursor.execute(table.create_sql(table.name + self.loading_suffix))
             cursor.execute(self.stash.create_sql())
@@ -458,15 +448,22 @@ class _Run:
         return {table.name: len(frame) for table, frame in driver_outputs.items()}
 
 
-def _drop(database: Database, tables: Sequence[sql.Identifier]) -> None:
-    """Best effort: this run's loading tables after a failure, its stash once every partition is written; the next
-    run drops any left anyway."""
+def _drop(database: Database, tables: Sequence[tuple[str, str]]) -> None:
+    """Best effort: an earlier run's leftovers before a run, this run's loading tables after a failure, its stash once
+    every partition is written; the next run drops any left. A table another session holds a lock on (a straggling
+    task, someone reading it) is left and named, not waited for."""
     try:
         with connect(database, autocommit=True) as conn, conn.cursor() as cursor:
-            # A straggling task's transaction must not hold the run's end: what is not dropped now, the next run drops.
             cursor.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(_DROP_LOCK_TIMEOUT)))
-            for table in tables:
-                cursor.execute(sql.SQL("drop table if exists {}").format(table))
+            for schema, name in tables:
+                try:
+                    cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, name)))
+                except psycopg.errors.LockNotAvailable:
+                    logger.warning(
+                        "left %s.%s in place: another session holds a lock on it; the next dask run drops it",
+                        schema,
+                        name,
+                    )
     except Exception:  # a failure that brought us here is the one to report; a stash left costs only space
         logger.warning("could not drop the dask engine's loading tables or its stash; the next run drops them")
 
@@ -622,22 +619,28 @@ class _Stash:
                 rows,
             )
 
-    def get(self, step: _KeyedStep, partition: Partition) -> pd.DataFrame:
-        """The step's results for the rows of one id-range partition, indexed by row key, in step.result's types."""
+    def get(self, partition: Partition, *steps: _KeyedStep) -> list[pd.DataFrame]:
+        """Each step's results for the rows of one id-range partition (through one connection), indexed by row key,
+        in step.result's types."""
+        query = sql.SQL("select results from {} where step = %s and partition = %s order by source").format(self.table)
         with connect(self.database) as conn, conn.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("select results from {} where step = %s and partition = %s order by source").format(self.table),
-                (step.name, partition.number),
-            )
-            parts = [pa.ipc.open_stream(row[0]).read_all() for row in cursor]
-        if not parts:
-            return _frame(step.result)
-        # Integers as nullable Int64 straight from Arrow: through float64 a large id would lose its last digits.
-        frame = pa.concat_tables(parts, promote_options="permissive").to_pandas(
-            types_mapper={pa.int64(): pd.Int64Dtype()}.get
-        )
-        results: pd.DataFrame = frame.set_index(frame["row_key"].astype("int64")).drop(columns="row_key")
-        return results[list(step.result)].astype(dict(step.result))
+            found = []
+            for step in steps:
+                cursor.execute(query, (step.name, partition.number))
+                found.append(_frame_of(step, [pa.ipc.open_stream(row[0]).read_all() for row in cursor]))
+        return found
+
+
+def _frame_of(step: _KeyedStep, parts: list[pa.Table]) -> pd.DataFrame:
+    """The stashed Arrow tables of one step as one frame, indexed by row key, in step.result's types."""
+    if not parts:
+        return _frame(step.result)
+    # Integers as nullable Int64 straight from Arrow: through float64 a large id would lose its last digits.
+    frame = pa.concat_tables(parts, promote_options="permissive").to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype()}.get
+    )
+    results: pd.DataFrame = frame.set_index(frame["row_key"].astype("int64")).drop(columns="row_key")
+    return results[list(step.result)].astype(dict(step.result))
 
 
 @dataclass(frozen=True)
@@ -731,8 +734,7 @@ def _finish_users(
     (_Answers)."""
     part = reading.read(partition)
     users = _stage_users(part, corrections, rules)
-    duplicates = stash.get(_DUPLICATE_USERNAMES, partition)
-    lowest = stash.get(_LOWEST_EMAILS, partition)
+    duplicates, lowest = stash.get(partition, _DUPLICATE_USERNAMES, _LOWEST_EMAILS)
     duplicate = _aligned_bools(duplicates["duplicate"], users.index)
     lowest_with_email = lowest["lowest"].reindex(users.index).astype(users["legacy_user_id"].dtype)
     reasons = models.user_row_reasons(users, project)
@@ -911,13 +913,16 @@ def _finish_orders(
     part = reading.read(partition)
     orders = models.stage_orders(models.corrected_rows(part, corrections), rules, currencies)
     index = orders.index
+    first_ids, user_match, registered, product_match = stash.get(
+        partition, _FIRST_IDS, _USER_MATCH, _REGISTRATION, _PRODUCT_MATCH
+    )
     # An order the keyed steps did not see (no key) is what match_users and match_products give a NULL key.
     classified = models.classify_orders(
         orders,
-        stash.get(_FIRST_IDS, partition)["first_id"].reindex(index),
-        stash.get(_USER_MATCH, partition).reindex(index).fillna({"user_match_count": 0}),
-        stash.get(_REGISTRATION, partition)["registered_at"].reindex(index),
-        stash.get(_PRODUCT_MATCH, partition).reindex(index).fillna({"name_count": 0, "product_unknown": False}),
+        first_ids["first_id"].reindex(index),
+        user_match.reindex(index).fillna({"user_match_count": 0}),
+        registered["registered_at"].reindex(index),
+        product_match.reindex(index).fillna({"name_count": 0, "product_unknown": False}),
         project,
         snapshot_taken_at,
     )

@@ -234,14 +234,14 @@ def test_the_stash_gives_a_partition_its_results_once_and_in_their_types(databas
     stash.put(step, 2, one.iloc[0:0])  # a shuffled partition without rows
     stash.put(other, 0, results([first_key + 9], ["another step"]))
 
-    got = stash.get(step, partitions.Partition("old_orders", 3, None, None))
+    got = stash.get(partitions.Partition("old_orders", 3, None, None), step)[0]
     expected = pd.concat([one.loc[[first_key + 2, first_key]], two])
     pd.testing.assert_frame_equal(got.sort_index(), expected.sort_index())
     assert got.loc[first_key + 2, "text"] == ""
-    without_text = stash.get(step, partitions.Partition("old_orders", 0, None, None))
+    without_text = stash.get(partitions.Partition("old_orders", 0, None, None), step)[0]
     pd.testing.assert_frame_equal(without_text, one.loc[[5]])
     assert pd.isna(without_text.loc[5, "text"]) and pd.isna(without_text.loc[5, "number"])
-    nothing = stash.get(step, partitions.Partition("old_orders", 1, None, None))
+    nothing = stash.get(partitions.Partition("old_orders", 1, None, None), step)[0]
     assert nothing.empty and nothing.dtypes.to_dict() == got.dtypes.to_dict()
 
 

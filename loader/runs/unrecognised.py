@@ -277,9 +277,10 @@ def write_unrecognised_csv(
     writer.writerow(CSV_COLUMNS)
     written, first = 0, list[RawValueCount]()
     # A server-side cursor for this statement only (execution_options on the connection would keep it for the
-    # statements that follow).
-    result = conn.execute(*_ranked(run_id), execution_options={"yield_per": _STREAMED_ROWS})
-    for rows in result.partitions():
+    # statements that follow). The batch size is given to partitions() itself: SQLAlchemy does not apply yield_per's
+    # size to a text() statement's result, and partitions() without one fetches every row at once.
+    result = conn.execute(*_ranked(run_id), execution_options={"stream_results": True})
+    for rows in result.partitions(_STREAMED_ROWS):
         values = suggester.add(_counts(rows))
         writer.writerows(value.csv_row() for value in values)
         first += (value for value in values if value.rank <= top)

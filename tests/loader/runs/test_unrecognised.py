@@ -114,8 +114,19 @@ def test_the_csv_streams_every_value_and_the_report_and_review_read_only_their_p
         return suggest(mapping, looked_up[-1], *args)
 
     monkeypatch.setattr(unrecognised, "suggest", counted)
+    batches: list[int] = []
+    counts = unrecognised._counts
+
+    def batch(rows: list[Any]) -> list[RawValueCount]:
+        batches.append(len(rows))
+        return counts(rows)
+
+    monkeypatch.setattr(unrecognised, "_counts", batch)
     buffer = io.StringIO(newline="")
     written, first = write_unrecognised_csv(quarantined, buffer, run_id=7, top=2)
+    # Fetched two at a time from the server, never all at once (a million rejects would be held whole).
+    assert batches == [2, 2, 2]
+    monkeypatch.setattr(unrecognised, "_counts", counts)
     assert written == len(everything) == 6 and first == top_values(everything, 2)
     rows = list(csv.reader(io.StringIO(buffer.getvalue(), newline="")))
     assert rows == [list(CSV_COLUMNS), *([str(cell) for cell in value.csv_row()] for value in everything)]

@@ -70,6 +70,11 @@ _DROP_LOCK_TIMEOUT = "5s"
 # that is a whole partition's shard per coroutine and shuffle, 150 to 280 MiB of a worker's peak at 1 M orders
 # (tracemalloc and gc referrers in the worker). Two sends at a time keep one per destination with two workers.
 _P2P_SENDS = 2
+# What the local cluster's workers are started with: those sends, and no statistical profile of their tasks. A
+# worker samples its running task's stack every 10 ms and keeps a profile per second for its last 1 000 seconds, for
+# a dashboard this engine does not start: 0.2 to 0.3 MiB a second of pandas' stacks, so a worker's peak grew with the
+# run's length, by about 300 MiB once a run lasts a quarter of an hour (tracemalloc in a worker, 3 M orders).
+_WORKER_CONFIG = {"distributed.p2p.comm.concurrency": _P2P_SENDS, "distributed.worker.profile.enabled": False}
 
 
 def run(settings: Settings, variables: Mapping[str, Any] | None = None) -> dict[str, int]:
@@ -107,7 +112,7 @@ def cluster_client(settings: Settings) -> Iterator[Client]:
         return
     with (
         # Read by each worker's process as the nanny starts it.
-        dask.config.set({"distributed.p2p.comm.concurrency": _P2P_SENDS}),
+        dask.config.set(_WORKER_CONFIG),
         LocalCluster(
             n_workers=settings.dask_workers,
             threads_per_worker=1,

@@ -277,6 +277,11 @@ def _computed_in_memory(dask_scheduler: Any, writes: list[str]) -> list[str]:
     )
 
 
+def _profiles_kept(dask_worker: Any) -> int:
+    """How many seconds of its tasks' statistical profile a worker keeps."""
+    return len(dask_worker.profile_history)
+
+
 def test_partitions_leave_the_workers_memory_once_used(databases: Databases, monkeypatch: pytest.MonkeyPatch) -> None:
     """What bounds a worker's memory: no partition (as read, parsed or classified), nor any step's result, stays in
     a worker's memory once the steps that read it are done. When every write is done, the workers hold nothing a
@@ -305,6 +310,8 @@ def test_partitions_leave_the_workers_memory_once_used(databases: Databases, mon
             held["computed"] = run.client.run_on_scheduler(_computed_in_memory, writes=writes)
         # Each of a worker's shuffle sends keeps its last message until its next: few of them, few held.
         held["sends"] = list(run.client.run(dask.config.get, "distributed.p2p.comm.concurrency").values())
+        # A worker's statistical profile keeps a second's worth of stacks per second of the run.
+        held["profiles"] = list(run.client.run(_profiles_kept).values())
         return finish(run, *args)
 
     monkeypatch.setattr(engine._Run, "_transform", recorded_transform)
@@ -313,6 +320,7 @@ def test_partitions_leave_the_workers_memory_once_used(databases: Databases, mon
     assert len(writes) >= 8, "a write per partition"
     assert held["computed"] == [], f"still in the workers' memory: {held['computed'][:20]}"
     assert held["sends"] == [2], "the local cluster's worker sends two shuffle messages at a time, not dask's ten"
+    assert held["profiles"] == [0], "the local cluster's worker keeps no profile of its tasks, second by second"
     assert written["orders"] > 250 and written["rejects"] > 0
 
 

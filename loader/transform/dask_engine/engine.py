@@ -61,7 +61,9 @@ _ASKING, _ANSWERING = 0, 1
 # disk) first, then a partition's last task (which writes it), then the next partition's first read. So a worker
 # passes on what it has read before it reads more, and the users' answers for the orders' keyed steps go into their
 # shuffles as they are made. Without them dask runs the tasks in the order they were handed over: every partition's
-# first step, then every partition's second, holding each step's results for every partition at once.
+# first step, then every partition's second, holding each step's results for every partition at once. Among tasks of
+# one priority it still does: so each keyed step runs one higher than the step before (_Run._keyed), and its shuffle
+# takes what that step passes on as each shuffled partition makes it, not once every one has.
 _FIRST, _LAST, _KEYED = 0, 1, 2
 # How long dropping a loading table or a stash waits for another session's lock before leaving it to the next run.
 _DROP_LOCK_TIMEOUT = "5s"
@@ -159,6 +161,7 @@ class _Run:
         self.client = client
         # This run's loading tables: a name of their own, so a task of an earlier run never writes into them.
         self.loading_suffix = f"{LOADING_SUFFIX}_{secrets.token_hex(4)}"
+        self.keyed_steps = 0
 
     def submit(self, function: Callable[..., Any], *args: Any, priority: int = 0) -> Future[Any]:
         # The driver keeps a future only while it needs it: a future it holds keeps its result in a worker's memory.
@@ -237,6 +240,21 @@ class _Run:
             plans, corrections, staged_corrections, shared_rules, shared_currencies
         )
         corrections_future = self.client.scatter(staged_corrections, broadcast=True)
+        # What dask.dataframe must know of two keyed steps' inputs before they are handed over: O3's columns and O2's
+        # schema, from the first partition of the orders and of the products, read for it before any other task.
+        # Asked for later, at dask's lowest priority, it waited behind every user partition's last task, and the
+        # users' registration dates for O7 (handed over after it) waited in a worker's memory as long.
+        first_rows, product_schema = self.client.submit(
+            _input_schemas,
+            self.reading,
+            plans["old_orders"][0],
+            plans["old_products"][0],
+            corrections_future,
+            shared_rules,
+            shared_currencies,
+            self.shared_project,
+            pure=False,
+        ).result()
 
         users, writes = self._users(plans["old_users"], corrections_future, shared_rules)
         raw_products = [self.submit(self.reading.read, part) for part in plans["old_products"]]
@@ -250,7 +268,15 @@ class _Run:
             for part, rows in zip(raw_products, products, strict=True)
         ]
         writes += self._orders(
-            plans["old_orders"], corrections_future, shared_rules, shared_currencies, users, products, shape
+            plans["old_orders"],
+            corrections_future,
+            shared_rules,
+            shared_currencies,
+            users,
+            products,
+            shape,
+            first_rows,
+            product_schema,
         )
         return writes, staged_corrections, corrected_legacy
 
@@ -321,11 +347,13 @@ class _Run:
             )
             for part in plan
         ]
+        # All three parts at once: the task's result (the answers with it) stays until its last part is taken. At the
+        # writes' priority the rows written came after every user partition's last task, and held its answers as long.
         answers = _Answers(
             candidates=[self.item(done, 1, _KEYED) for done in finished],
             registrations=[self.item(done, 2, _KEYED) for done in finished],
         )
-        return answers, [self.item(done, 0, _LAST) for done in finished]
+        return answers, [self.item(done, 0, _KEYED) for done in finished]
 
     # Orders: K1 and the parse by partition; O3 by the row; O1 by user key; O7 by user id; O2 by product name.
 
@@ -338,19 +366,19 @@ class _Run:
         users: _Answers,
         products: list[Future[Any]],
         shape: StagingShape,
+        first_rows: pd.DataFrame,
+        product_schema: dict[str, Any],
     ) -> list[Future[Any]]:
         # The driver drops each list of futures once handed to its step (`del`): a future it holds keeps its result
-        # in a worker's memory, and below it waits for the first partition of the orders (O3's input, as wide as the
-        # legacy table), then of the products (O2's).
+        # in a worker's memory.
         keys = [self.submit(_order_keys, self.reading, part, corrections, rules, currencies) for part in plan]
         rows, asking_users, asking_products = ([self.item(key, n, _KEYED) for key in keys] for n in range(3))
         del keys
-        first_ids = self._keyed(rows, "digest", _FIRST_IDS, plan)
+        first_ids = self._keyed(rows, "digest", _FIRST_IDS, plan, first_rows)
         del rows
         # O1's results go on to O7 (the legacy user id each order matched) as well as into the stash.
         matched = self._keyed(asking_users + users.candidates, "key", _USER_MATCH, plan, _frame(_USER_MATCH_SCHEMA))
         del asking_users
-        product_schema = self.client.submit(_product_match_schema, asking_products[0], products[0]).result()
         product_match = self._keyed(
             [self.submit(_product_match_asking, part, product_schema, priority=_KEYED) for part in asking_products]
             + [self.submit(_product_match_answering, part, product_schema, priority=_KEYED) for part in products],
@@ -397,18 +425,18 @@ class _Run:
         key: str,
         step: _KeyedStep,
         plan: Sequence[Partition],
-        input_meta: pd.DataFrame | None = None,
+        input_meta: pd.DataFrame,
     ) -> list[Future[Any]]:
         """Run the step on the rows of each key together (a shuffle by `key` into as many partitions as `plan`), its
         results (indexed by row key) into the stash, by the id-range partition of `plan` each row is in. The
         futures of what each shuffled partition passes on (step.then): the next keyed step's input, or nothing
         (an empty frame, whose future says the step's results are in the stash)."""
-        if input_meta is None:
-            input_meta = self.client.submit(_empty, inputs[0]).result()
         frame = dd.from_delayed(inputs, meta=input_meta, verify_meta=False)
         shuffled = frame.shuffle(on=key, npartitions=max(1, len(plan)))
         passed = shuffled.map_partitions(_Stashing(step, self.stash), meta=step.passes_on)
-        futures: list[Future[Any]] = self.client.compute(passed.to_delayed(), priority=_KEYED)
+        # One higher than the step before (see _KEYED).
+        priority, self.keyed_steps = _KEYED + self.keyed_steps, self.keyed_steps + 1
+        futures: list[Future[Any]] = self.client.compute(passed.to_delayed(), priority=priority)
         return futures
 
     # Writing: workers COPY their partitions into loading tables; the driver checks and swaps them in.
@@ -907,6 +935,21 @@ def _order_keys(
     staged = models.stage_orders(rows, rules, currencies)
     named = staged.loc[models._bools(staged["product_name_key"].notna()), models.PRODUCT_MATCH_INPUT]
     return _duplicate_input(rows), _user_match_asking(staged), named
+
+
+def _input_schemas(
+    reading: _Reading,
+    orders: Partition,
+    products: Partition,
+    corrections: pd.DataFrame,
+    rules: TextRules,
+    currencies: Mapping[str, str | None],
+    project: Project,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """O3's input without rows and O2's schema, from a partition of the orders and one of the products."""
+    rows, _, asking = _order_keys(reading, orders, corrections, rules, currencies)
+    classified = _products(reading.read(products), corrections, rules, currencies, project)
+    return _empty(rows), _product_match_schema(asking, classified)
 
 
 def _finish_orders(

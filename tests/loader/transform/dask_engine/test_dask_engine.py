@@ -19,6 +19,8 @@ import pandas as pd
 import psutil
 import psycopg2
 import pytest
+from dask.utils import key_split
+from distributed.diagnostics.plugin import SchedulerPlugin
 from sqlalchemy import make_url
 
 from loader.core.config import Database, load_settings
@@ -322,6 +324,76 @@ def test_partitions_leave_the_workers_memory_once_used(databases: Databases, mon
     assert held["sends"] == [2], "the local cluster's worker sends two shuffle messages at a time, not dask's ten"
     assert held["profiles"] == [0], "the local cluster's worker keeps no profile of its tasks, second by second"
     assert written["orders"] > 250 and written["rejects"] > 0
+
+
+class _HeldAtOnce(SchedulerPlugin):
+    """The scheduler's count of the results of some tasks: how many reached a worker's memory, and the most held
+    there at once."""
+
+    name = "held-at-once"
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        self.prefixes = prefixes
+        self.held: dict[str, set[Any]] = {prefix: set() for prefix in prefixes}
+        self.made = dict.fromkeys(prefixes, 0)
+        self.most = dict.fromkeys(prefixes, 0)
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        prefix = key_split(key)
+        if prefix not in self.prefixes:
+            return
+        if finish == "memory":
+            self.held[prefix].add(key)
+            self.made[prefix] += 1
+            self.most[prefix] = max(self.most[prefix], len(self.held[prefix]))
+        elif start == "memory":
+            self.held[prefix].discard(key)
+
+
+# The users' last tasks (their results carry O1's and O7's answers) and the two keyed steps that pass rows on.
+_PASSING_ON = ("finish_users", "stash_u2", "stash_o1")
+
+
+def _watch(dask_scheduler: Any) -> None:
+    dask_scheduler.add_plugin(_HeldAtOnce(_PASSING_ON))
+
+
+def _watched(dask_scheduler: Any) -> dict[str, tuple[int, int]]:
+    plugin = dask_scheduler.plugins[_HeldAtOnce.name]
+    return {prefix: (plugin.made[prefix], plugin.most[prefix]) for prefix in plugin.prefixes}
+
+
+def test_what_a_task_passes_on_is_taken_as_it_is_made(databases: Databases, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A keyed step's shuffle takes what the step before passes on as each shuffled partition makes it (U2's e-mail
+    input for U1, O1's matches for O7), and a user partition's last task's result (its rows written, O1's candidates,
+    O7's registration dates) leaves once its parts are taken. On one worker at most two of each at once (the next
+    task has started by the time its taker arrives). Before each keyed step ran one priority above the step before,
+    all 21 of O1's results here were held at once; at 10 M orders, 256 MiB of a worker's peak."""
+    env = databases.env(DASK_PARTITION_ROWS="20", DASK_WORKERS="1")
+    databases.seed("--size", "400", "--seed", "3")
+    run_module("loader", "schema", env=env)
+    run_module("loader", "stage", env=env)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    transform = engine._Run._transform
+
+    def watched_transform(run: Any, *args: Any) -> Any:
+        run.client.run_on_scheduler(_watch)
+        return transform(run, *args)
+
+    found: dict[str, tuple[int, int]] = {}
+    finish = engine._Run._finish
+
+    def recorded_finish(run: Any, *args: Any) -> dict[str, int]:
+        found.update(run.client.run_on_scheduler(_watched))
+        return finish(run, *args)
+
+    monkeypatch.setattr(engine._Run, "_transform", watched_transform)
+    monkeypatch.setattr(engine._Run, "_finish", recorded_finish)
+    engine.run(load_settings())
+    for prefix, (made, most) in found.items():
+        assert made >= 4, f"{prefix}: {made} results, too few partitions for the test to tell"
+        assert most <= 2, f"{prefix}: {most} of its {made} results held at once"
 
 
 def _dask_loading_tables(conn: Any) -> list[str]:

@@ -269,6 +269,16 @@ def test_equal_rows_hash_alike_whatever_their_partitions_integer_type() -> None:
     assert len(set(row_digests(row_values(staged)))) == 3
 
 
+def _stage_for_one_worker(databases: Databases, monkeypatch: pytest.MonkeyPatch, rows_per_partition: int) -> None:
+    """400 legacy orders, staged; this process's settings those of a run on one worker, in partitions of that size."""
+    env = databases.env(DASK_PARTITION_ROWS=str(rows_per_partition), DASK_WORKERS="1")
+    databases.seed("--size", "400", "--seed", "3")
+    run_module("loader", "schema", env=env)
+    run_module("loader", "stage", env=env)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
 def _computed_in_memory(dask_scheduler: Any, writes: list[str]) -> list[str]:
     """The results the workers hold that a task computed (not data the driver scattered), but the writes' own
     results (rows written per table), which the driver holds to sum them."""
@@ -288,12 +298,7 @@ def test_partitions_leave_the_workers_memory_once_used(databases: Databases, mon
     """What bounds a worker's memory: no partition (as read, parsed or classified), nor any step's result, stays in
     a worker's memory once the steps that read it are done. When every write is done, the workers hold nothing a
     task computed but the writes' results."""
-    env = databases.env(DASK_PARTITION_ROWS="100", DASK_WORKERS="1")
-    databases.seed("--size", "400", "--seed", "3")
-    run_module("loader", "schema", env=env)
-    run_module("loader", "stage", env=env)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    _stage_for_one_worker(databases, monkeypatch, rows_per_partition=100)
     writes: list[str] = []
     held: dict[str, list[Any]] = {}
     transform, finish = engine._Run._transform, engine._Run._finish
@@ -369,12 +374,7 @@ def test_what_a_task_passes_on_is_taken_as_it_is_made(databases: Databases, monk
     O7's registration dates) leaves once its parts are taken. On one worker at most two of each at once (the next
     task has started by the time its taker arrives). Before each keyed step ran one priority above the step before,
     all 21 of O1's results here were held at once; at 10 M orders, 256 MiB of a worker's peak."""
-    env = databases.env(DASK_PARTITION_ROWS="20", DASK_WORKERS="1")
-    databases.seed("--size", "400", "--seed", "3")
-    run_module("loader", "schema", env=env)
-    run_module("loader", "stage", env=env)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    _stage_for_one_worker(databases, monkeypatch, rows_per_partition=20)
     transform = engine._Run._transform
 
     def watched_transform(run: Any, *args: Any) -> Any:

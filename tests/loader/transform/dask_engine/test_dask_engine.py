@@ -391,6 +391,7 @@ def test_what_a_task_passes_on_is_taken_as_it_is_made(databases: Databases, monk
     monkeypatch.setattr(engine._Run, "_transform", watched_transform)
     monkeypatch.setattr(engine._Run, "_finish", recorded_finish)
     engine.run(load_settings())
+    assert set(found) == set(_PASSING_ON), "the run finished without the scheduler's counts"
     for prefix, (made, most) in found.items():
         assert made >= 4, f"{prefix}: {made} results, too few partitions for the test to tell"
         assert most <= 2, f"{prefix}: {most} of its {made} results held at once"

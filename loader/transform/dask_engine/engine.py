@@ -244,7 +244,7 @@ class _Run:
         # schema, from the first partition of the orders and of the products, read for it before any other task.
         # Asked for later, at dask's lowest priority, it waited behind every user partition's last task, and the
         # users' registration dates for O7 (handed over after it) waited in a worker's memory as long.
-        first_rows, product_schema = self.client.submit(
+        first_rows, product_schema = self.submit(
             _input_schemas,
             self.reading,
             plans["old_orders"][0],
@@ -253,7 +253,6 @@ class _Run:
             shared_rules,
             shared_currencies,
             self.shared_project,
-            pure=False,
         ).result()
 
         users, writes = self._users(plans["old_users"], corrections_future, shared_rules)

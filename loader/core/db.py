@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import psycopg2
 import psycopg2.extensions
-from sqlalchemy import Engine, create_engine, pool
+from sqlalchemy import Engine, create_engine, event, pool
 
 from loader.core.config import ROLE, Database, Settings
 from loader.core.errors import ConfigError
@@ -29,6 +29,14 @@ CONNECTION_DEFAULTS: dict[str, str | int] = {
     "keepalives_interval": 10,
     "keepalives_count": 3,
 }
+
+
+# The date style of every psycopg 3 session, whatever the role, database or server sets (`alter role … set
+# datestyle = 'SQL, DMY'`): psycopg 3 parses timestamps only in ISO and stops the run at the first one otherwise.
+# (psycopg2, for COPY and dbt, sets ISO itself when a session starts in another style.) Set with SET once connected,
+# not with libpq's `options`, which connection poolers (PgBouncer) refuse as a startup parameter.
+SESSION_DATESTYLE = "ISO, YMD"
+_PIN_SESSION = f"set datestyle to '{SESSION_DATESTYLE}'"
 
 
 def connection_options(database: Database) -> dict[str, str | int]:
@@ -73,11 +81,21 @@ def connect(database: Database, **kwargs: Any) -> psycopg.Connection[Any]:
     even from a SQL_ASCII server (to which it would otherwise hand bytes, names of columns included).
     """
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             database.libpq_url(), **{**connection_options(database), "client_encoding": "UTF8", **kwargs}
         )
     except psycopg.OperationalError as exc:
         raise ConfigError(explain_connection_error(database, exc)) from None
+    with closing(conn.cursor()) as cursor:
+        _pin_session(cursor)
+    if not conn.autocommit:
+        conn.commit()  # the SET's own transaction: the caller starts from none, as from psycopg.connect
+    return conn
+
+
+def _pin_session(cursor: Any) -> None:
+    """SESSION_DATESTYLE for this session."""
+    cursor.execute(_PIN_SESSION)
 
 
 def connect_for_copy(database: Database, **kwargs: Any) -> psycopg2.extensions.connection:
@@ -96,7 +114,7 @@ def connect_for_copy(database: Database, **kwargs: Any) -> psycopg2.extensions.c
 
 def engine(database: Database) -> Engine:
     """A SQLAlchemy engine for the publish step; connections are opened (and checked) by `check_engine`."""
-    return create_engine(
+    created = create_engine(
         database.url,
         poolclass=pool.NullPool,
         connect_args={**connection_options(database), "application_name": APPLICATION_NAME},
@@ -104,6 +122,15 @@ def engine(database: Database) -> Engine:
         # INSERT … SELECT row counts are the summary's "rows written"; SQLAlchemy only keeps them when asked.
         execution_options={"preserve_rowcount": True},
     )
+    event.listen(created, "connect", _pin_dbapi_session)
+    return created
+
+
+def _pin_dbapi_session(dbapi_connection: Any, _record: Any) -> None:
+    """SESSION_DATESTYLE on each connection SQLAlchemy opens, before its dialect reads the server."""
+    with closing(dbapi_connection.cursor()) as cursor:
+        _pin_session(cursor)
+    dbapi_connection.commit()
 
 
 @dataclass(frozen=True)

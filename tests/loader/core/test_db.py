@@ -1,0 +1,77 @@
+"""Sessions: what a role or database sets for its sessions must not change what the pipeline reads or writes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from psycopg import sql
+
+from tests.support.databases import Databases, Server, run_module
+from tests.support.helpers import canonical, drop_new, fresh_pair, target_fingerprints
+
+# Each role reads and prints dates its own way, keeps its own time zone and rounds floats: a server set up for
+# people (a German office, a Chatham Islands one) rather than for a program.
+READER, WRITER = "legacy_reader_german", "target_owner_dmy"
+EVIDENCE = (
+    "select evidence ->> 'registration_date' from migration_ledger "
+    "where reason_code = 'order_before_registration' "
+    "and run_id = (select max(run_id) from migration_runs where status = 'published')"
+)
+
+
+@pytest.fixture
+def odd_sessions(server: Server, migrated: Databases) -> Iterator[Databases]:
+    """An empty target owned by a role whose sessions speak 'SQL, DMY', next to the migrated legacy database read
+    by a role whose sessions speak 'German'."""
+    pair = fresh_pair(server, migrated, "odd")
+    with server.admin() as conn:
+        for role in (READER, WRITER):
+            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("create role {} login").format(sql.Identifier(WRITER)))
+        conn.execute(sql.SQL("create role {} login").format(sql.Identifier(READER)))
+        for setting in ("datestyle = 'SQL, DMY'", "timezone = 'Pacific/Chatham'", "intervalstyle = 'sql_standard'"):
+            conn.execute(sql.SQL(f"alter role {{}} set {setting}").format(sql.Identifier(WRITER)))
+        conn.execute(sql.SQL("alter role {} set extra_float_digits = -3").format(sql.Identifier(WRITER)))
+        conn.execute(sql.SQL("alter role {} set datestyle = 'German'").format(sql.Identifier(READER)))
+        conn.execute(sql.SQL("alter role {} set timezone = 'America/St_Johns'").format(sql.Identifier(READER)))
+        conn.execute(sql.SQL("alter database {} owner to {}").format(*map(sql.Identifier, (pair.new_name, WRITER))))
+    with migrated.old() as old:
+        old.execute(sql.SQL("grant usage on schema public to {}").format(sql.Identifier(READER)))
+        old.execute(sql.SQL("grant select on all tables in schema public to {}").format(sql.Identifier(READER)))
+    yield pair
+    drop_new(server, pair)
+    with migrated.old() as old:
+        old.execute(sql.SQL("drop owned by {}").format(sql.Identifier(READER)))
+    with server.admin() as conn:
+        for role in (READER, WRITER):
+            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
+
+
+def test_roles_with_their_own_date_style_migrate_as_the_defaults_do(
+    server: Server, migrated: Databases, odd_sessions: Databases
+) -> None:
+    env = odd_sessions.env(
+        OLD_DATABASE_URL=server.url(migrated.old_name, READER),
+        NEW_DATABASE_URL=server.url(odd_sessions.new_name, WRITER),
+    )
+    with migrated.new() as plain:
+        expected = canonical(plain)
+        expected_evidence = sorted(row[0] for row in plain.execute(EVIDENCE))
+    assert expected["orders"], "the migrated pair holds no orders: the comparison would prove nothing"
+    assert expected_evidence, "no order predates its user's registration: the evidence goes unchecked"
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) for day in expected_evidence), expected_evidence[:3]
+
+    run_module("loader", "migrate", env=env)
+    with odd_sessions.new() as odd:
+        assert canonical(odd) == expected
+        assert sorted(row[0] for row in odd.execute(EVIDENCE)) == expected_evidence
+        written = target_fingerprints(odd)
+
+    # The second engine on the same roles agrees row for row, so its run rewrites no row of the target.
+    run_module("loader", "migrate", "--engine", "dask", env=env)
+    with odd_sessions.new() as odd:
+        assert target_fingerprints(odd) == written
+        assert canonical(odd) == expected
+        assert sorted(row[0] for row in odd.execute(EVIDENCE)) == expected_evidence

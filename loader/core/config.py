@@ -133,16 +133,27 @@ class Database:
         host = self.url.host or self.socket_dir or "local socket"
         return f"{_quoted(self.name)} on {host}:{self.port}"
 
+    def parts(self) -> dict[str, str]:
+        """The URL as the *_DB_* parts (PARTS), values raw: what `db-urls --dbt` exports."""
+        return {
+            "HOST": self.url.host or self.socket_dir or "localhost",
+            "PORT": str(self.port),
+            "USER": self.url.username or "postgres",
+            "PASSWORD": self.url.password or "",
+            "NAME": self.name,
+        }
+
+    def setting(self, *parts: str) -> str:
+        """The setting to fix for these parts of the address: the URL they came in, or the *_DB_* variables."""
+        named = "/".join(f"{self.side}_DB_{part}" for part in parts)
+        if self.origin == "url":
+            return f"{self.side}_DATABASE_URL"
+        return named if self.origin == "parts" else f"{named} (or {self.side}_DATABASE_URL)"
+
     def dbt_env(self) -> dict[str, str]:
         """The NEW_DB_* variables that `profiles.yml` reads, derived from the resolved URL (values raw, unquoted:
         dbt hands them to libpq as separate parameters, so a space or a quote in a name needs no escaping)."""
-        return {
-            "NEW_DB_HOST": self.url.host or self.socket_dir or "localhost",
-            "NEW_DB_PORT": str(self.port),
-            "NEW_DB_USER": self.url.username or "postgres",
-            "NEW_DB_PASSWORD": self.url.password or "",
-            "NEW_DB_NAME": self.name,
-        }
+        return {f"NEW_DB_{part}": value for part, value in self.parts().items()}
 
 
 @dataclass(frozen=True)
@@ -266,7 +277,9 @@ def _from_env(side: Side, env: dict[str, str]) -> Database | Literal["embedded"]
         query_port = url.query.get("port")
         if query_port is not None and not (isinstance(query_port, str) and query_port.isdigit()):
             raise ConfigError(f"{side}_DATABASE_URL has a port that is not a number: {query_port!r}")
-        return Database(side, url.set(drivername=DRIVER), "url")
+        database = Database(side, url.set(drivername=DRIVER), "url")
+        _refuse_other_parts(database, env)
+        return database
 
     parts = {key: env.get(f"{side}_DB_{key}", "").strip() for key in PARTS}
     if not parts["HOST"]:
@@ -295,6 +308,21 @@ def _from_env(side: Side, env: dict[str, str]) -> Database | Literal["embedded"]
         query={"host": host, "port": port} if on_socket else {},
     )
     return Database(side, url, "parts")
+
+
+def _refuse_other_parts(database: Database, env: dict[str, str]) -> None:
+    """The URL is used whole: a *_DB_* part set beside it must say what the URL says (as `db-urls --dbt` exports
+    them), or the run would quietly connect otherwise than one of the two settings asks (a NEW_DB_PASSWORD beside
+    a URL without one would go unused)."""
+    side, said = database.side, database.parts()
+    differ = [f"{side}_DB_{part}" for part in PARTS if env.get(f"{side}_DB_{part}", "").strip() not in ("", said[part])]
+    if differ:
+        names = ", ".join(differ)
+        raise ConfigError(
+            f"{names} set beside {side}_DATABASE_URL, saying otherwise than the URL, which is used whole: remove "
+            f"{names} (in .env or the environment), or first write what {'they say' if len(differ) > 1 else 'it says'} "
+            "into the URL (a password %-escaped)"
+        )
 
 
 def env_file_path() -> Path:

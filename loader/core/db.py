@@ -46,29 +46,29 @@ def connection_options(database: Database) -> dict[str, str | int]:
 
 def explain_connection_error(database: Database, exc: BaseException) -> str:
     """Say which database failed, why, and which setting to look at; never the password."""
-    side, role = database.side, ROLE[database.side]
+    role = ROLE[database.side]
     message = str(exc).strip()
     where = database.describe()
     user = database.url.username or "postgres"
     if "password authentication failed" in message or "no password supplied" in message:
         return (
             f"cannot log in to the {role} database {where} as {user}: the password was refused; "
-            f"check {side}_DB_PASSWORD (or {side}_DATABASE_URL) in .env"
+            f"check {database.setting('PASSWORD')} in .env or the environment"
         )
     if f'database "{database.name}" does not exist' in message:
         return (
             f"the {role} database {database.name} does not exist on that server; "
-            f"create it (createdb {database.name}) or fix {side}_DB_NAME (or {side}_DATABASE_URL) in .env"
+            f"create it (createdb {database.name}) or fix {database.setting('NAME')} in .env or the environment"
         )
     if "role" in message and "does not exist" in message:
-        return f"the {role} server knows no user {user}; fix {side}_DB_USER (or {side}_DATABASE_URL) in .env"
+        return f"the {role} server knows no user {user}; fix {database.setting('USER')} in .env or the environment"
     if any(
         hint in message
         for hint in ("Connection refused", "could not translate host name", "No such file or directory", "timeout")
     ):
         return (
             f"no PostgreSQL server answers for the {role} database {where}; start it, or fix "
-            f"{side}_DB_HOST/{side}_DB_PORT (or {side}_DATABASE_URL) in .env"
+            f"{database.setting('HOST', 'PORT')} in .env or the environment"
         )
     first_line = message.splitlines()[0] if message else type(exc).__name__
     return f"cannot connect to the {role} database {where}: {first_line}"

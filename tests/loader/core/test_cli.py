@@ -31,7 +31,10 @@ def test_no_server_at_the_url_names_the_side_and_the_setting(databases: Database
     assert f"{side}_DATABASE_URL" in line
 
 
-def test_wrong_password_says_so_and_writes_nothing(databases: Databases) -> None:
+@pytest.mark.parametrize("spelt", ["url", "parts"])
+def test_wrong_password_says_so_names_the_setting_it_came_in_and_writes_nothing(
+    databases: Databases, spelt: str
+) -> None:
     server = databases.server
     hba = server.pgdata / "pg_hba.conf"
     hba.write_text("local all migrator scram-sha-256\n" + hba.read_text())
@@ -39,9 +42,38 @@ def test_wrong_password_says_so_and_writes_nothing(databases: Databases) -> None
         conn.execute("drop role if exists migrator")
         conn.execute("create role migrator login superuser password 'the-right-one'")
         conn.execute("select pg_reload_conf()")
-    env = databases.env(NEW_DATABASE_URL=server.url(databases.new_name, "migrator", SECRET))
+    if spelt == "url":
+        env = databases.env(NEW_DATABASE_URL=server.url(databases.new_name, "migrator", SECRET))
+    else:
+        env = databases.env(
+            NEW_DATABASE_URL="",
+            NEW_DB_HOST=server.socket_dir,
+            NEW_DB_PORT=str(server.port),
+            NEW_DB_USER="migrator",
+            NEW_DB_PASSWORD=SECRET,
+            NEW_DB_NAME=databases.new_name,
+        )
     line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
-    assert "password was refused" in line and "NEW_DB_PASSWORD" in line
+    assert "password was refused" in line
+    setting, other = (
+        ("NEW_DATABASE_URL", "NEW_DB_PASSWORD") if spelt == "url" else ("NEW_DB_PASSWORD", "NEW_DATABASE_URL")
+    )
+    assert setting in line and other not in line
+    with databases.new() as conn:
+        assert count(conn, "select count(*) from pg_tables where schemaname = 'public'") == 0
+
+
+def test_parts_beside_the_url_must_say_what_it_says(databases: Databases) -> None:
+    # What `db-urls --dbt` exports agrees with the URL, so a shell that ran it can still run the loader.
+    exports = run_module("loader", "db-urls", "--dbt", env=databases.env()).stdout
+    parts = dict(line.removeprefix("export ").replace("'", "").split("=", 1) for line in exports.splitlines())
+    assert set(parts) == {"NEW_DB_HOST", "NEW_DB_PORT", "NEW_DB_USER", "NEW_DB_NAME"}, parts
+    assert databases.new_name in run_module("loader", "db-urls", env=databases.env(**parts)).stdout
+    # A password or a user beside a URL that has none (or another) would go unused: refused, naming both.
+    env = databases.env(NEW_DB_PASSWORD=SECRET, NEW_DB_USER="someone", NEW_DB_NAME=databases.new_name)
+    line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
+    assert "NEW_DB_USER, NEW_DB_PASSWORD set beside NEW_DATABASE_URL, saying otherwise" in line, line
+    assert "NEW_DB_NAME" not in line
     with databases.new() as conn:
         assert count(conn, "select count(*) from pg_tables where schemaname = 'public'") == 0
 

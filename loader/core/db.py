@@ -31,12 +31,17 @@ CONNECTION_DEFAULTS: dict[str, str | int] = {
 }
 
 
-# The date style of every psycopg 3 session, whatever the role, database or server sets (`alter role … set
-# datestyle = 'SQL, DMY'`): psycopg 3 parses timestamps only in ISO and stops the run at the first one otherwise.
-# (psycopg2, for COPY and dbt, sets ISO itself when a session starts in another style.) Set with SET once connected,
-# not with libpq's `options`, which connection poolers (PgBouncer) refuse as a startup parameter.
-SESSION_DATESTYLE = "ISO, YMD"
-_PIN_SESSION = f"set datestyle to '{SESSION_DATESTYLE}'"
+# What every session of the pipeline sets once connected, whatever the role, database or server sets for it:
+# - ISO dates: psycopg 3 parses timestamps only in ISO, and stops the run at the first one under `alter role … set
+#   datestyle = 'SQL, DMY'` (psycopg2 sets ISO itself);
+# - no statement timeout, as pg_dump does: a timeout set for an application's queries would cut a migration's long
+#   COPY or INSERT … SELECT short, and fail a run that was going well.
+# Set with set_config once connected, not with libpq's `options`, which connection poolers (PgBouncer) refuse as a
+# startup parameter; both settings exist on every server version.
+SESSION_SETTINGS = {"datestyle": "ISO, YMD", "statement_timeout": "0"}
+_PIN_SESSION = "select " + ", ".join(
+    f"set_config('{name}', '{value}', false)" for name, value in SESSION_SETTINGS.items()
+)
 
 
 def connection_options(database: Database) -> dict[str, str | int]:
@@ -86,16 +91,17 @@ def connect(database: Database, **kwargs: Any) -> psycopg.Connection[Any]:
         )
     except psycopg.OperationalError as exc:
         raise ConfigError(explain_connection_error(database, exc)) from None
-    with closing(conn.cursor()) as cursor:
-        _pin_session(cursor)
-    if not conn.autocommit:
-        conn.commit()  # the SET's own transaction: the caller starts from none, as from psycopg.connect
+    _pin_session(conn)
     return conn
 
 
-def _pin_session(cursor: Any) -> None:
-    """SESSION_DATESTYLE for this session."""
-    cursor.execute(_PIN_SESSION)
+def _pin_session(connection: Any) -> None:
+    """SESSION_SETTINGS on a new DB-API connection (psycopg or psycopg2), leaving it outside any transaction, as
+    it was when it connected."""
+    with closing(connection.cursor()) as cursor:
+        cursor.execute(_PIN_SESSION)
+    if not connection.autocommit:
+        connection.commit()
 
 
 def connect_for_copy(database: Database, **kwargs: Any) -> psycopg2.extensions.connection:
@@ -107,9 +113,10 @@ def connect_for_copy(database: Database, **kwargs: Any) -> psycopg2.extensions.c
     try:
         options = {**connection_options(database), "client_encoding": "UTF8", "application_name": APPLICATION_NAME}
         connection: psycopg2.extensions.connection = psycopg2.connect(database.libpq_url(), **{**options, **kwargs})
-        return connection
     except psycopg2.OperationalError as exc:
         raise ConfigError(explain_connection_error(database, exc)) from None
+    _pin_session(connection)
+    return connection
 
 
 def engine(database: Database) -> Engine:
@@ -122,15 +129,9 @@ def engine(database: Database) -> Engine:
         # INSERT … SELECT row counts are the summary's "rows written"; SQLAlchemy only keeps them when asked.
         execution_options={"preserve_rowcount": True},
     )
-    event.listen(created, "connect", _pin_dbapi_session)
+    # On each connection SQLAlchemy opens; insert=True: before its dialect's first queries too.
+    event.listen(created, "connect", lambda dbapi_connection, _record: _pin_session(dbapi_connection), insert=True)
     return created
-
-
-def _pin_dbapi_session(dbapi_connection: Any, _record: Any) -> None:
-    """SESSION_DATESTYLE on each connection SQLAlchemy opens, before its dialect reads the server."""
-    with closing(dbapi_connection.cursor()) as cursor:
-        _pin_session(cursor)
-    dbapi_connection.commit()
 
 
 @dataclass(frozen=True)

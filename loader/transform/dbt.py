@@ -60,10 +60,14 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     PGOPTIONS makes the server check every 2 s that the client of each of dbt's sessions is still there: if the
     loader is killed, the statement a session was running (or waiting to run, behind a lock) then stops too,
     rather than run on, without the run lock, holding locks the next run's transform waits for. It also turns
-    off the server's idle timeouts for dbt's sessions, which wait between models (the target is PostgreSQL 14 or
-    newer, which has every setting).
+    off the server's idle timeouts for dbt's sessions, which wait between models, and the statement timeout, as
+    for every session of the pipeline (loader.core.db.SESSION_SETTINGS; the target is PostgreSQL 14 or newer,
+    which has every setting).
     """
-    ours = "-c client_connection_check_interval=2s -c idle_session_timeout=0 -c idle_in_transaction_session_timeout=0"
+    ours = (
+        "-c client_connection_check_interval=2s -c idle_session_timeout=0 -c idle_in_transaction_session_timeout=0 "
+        "-c statement_timeout=0"
+    )
     options = " ".join(filter(None, (os.environ.get("PGOPTIONS"), ours)))
     return {**settings.new.dbt_env(), "PGOPTIONS": options, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 

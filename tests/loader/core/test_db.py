@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import closing
 
+import psycopg2
 import pytest
 from psycopg import sql
+from sqlalchemy import URL, make_url, text
 
+from loader.core.config import Database, Settings
+from loader.core.db import connect, connect_for_copy, engine
+from loader.transform.dbt import dbt_environment
 from tests.support.databases import Databases, Server, run_module
 from tests.support.helpers import canonical, drop_new, fresh_pair, target_fingerprints
 
-# Each role reads and prints dates its own way, keeps its own time zone and rounds floats: a server set up for
-# people (a German office, a Chatham Islands one) rather than for a program.
+# Each role reads and prints dates its own way, keeps its own time zone, rounds floats and cuts a statement that
+# runs longer than an application's query should: a server set up for people (a German office, a Chatham Islands
+# one) and their application rather than for a migration.
 READER, WRITER = "legacy_reader_german", "target_owner_dmy"
+TIMEOUT = "statement_timeout = '10ms'"
 EVIDENCE = (
     "select evidence ->> 'registration_date' from migration_ledger "
     "where reason_code = 'order_before_registration' "
@@ -31,11 +39,13 @@ def odd_sessions(server: Server, migrated: Databases) -> Iterator[Databases]:
             conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
         conn.execute(sql.SQL("create role {} login").format(sql.Identifier(WRITER)))
         conn.execute(sql.SQL("create role {} login").format(sql.Identifier(READER)))
-        for setting in ("datestyle = 'SQL, DMY'", "timezone = 'Pacific/Chatham'", "intervalstyle = 'sql_standard'"):
-            conn.execute(sql.SQL(f"alter role {{}} set {setting}").format(sql.Identifier(WRITER)))
-        conn.execute(sql.SQL("alter role {} set extra_float_digits = -3").format(sql.Identifier(WRITER)))
-        conn.execute(sql.SQL("alter role {} set datestyle = 'German'").format(sql.Identifier(READER)))
-        conn.execute(sql.SQL("alter role {} set timezone = 'America/St_Johns'").format(sql.Identifier(READER)))
+        for role, settings in (
+            (WRITER, ("datestyle = 'SQL, DMY'", "timezone = 'Pacific/Chatham'", "intervalstyle = 'sql_standard'")),
+            (WRITER, ("extra_float_digits = -3", TIMEOUT)),
+            (READER, ("datestyle = 'German'", "timezone = 'America/St_Johns'", TIMEOUT)),
+        ):
+            for setting in settings:
+                conn.execute(sql.SQL(f"alter role {{}} set {setting}").format(sql.Identifier(role)))
         conn.execute(sql.SQL("alter database {} owner to {}").format(*map(sql.Identifier, (pair.new_name, WRITER))))
     with migrated.old() as old:
         old.execute(sql.SQL("grant usage on schema public to {}").format(sql.Identifier(READER)))
@@ -75,3 +85,30 @@ def test_roles_with_their_own_date_style_migrate_as_the_defaults_do(
         assert target_fingerprints(odd) == written
         assert canonical(odd) == expected
         assert sorted(row[0] for row in odd.execute(EVIDENCE)) == expected_evidence
+
+
+def test_every_kind_of_session_speaks_iso_dates_and_has_no_statement_timeout(
+    server: Server, migrated: Databases, odd_sessions: Databases
+) -> None:
+    url = make_url(server.url(odd_sessions.new_name, WRITER))
+    assert isinstance(url, URL)
+    database = Database("NEW", url.set(drivername="postgresql+psycopg"), "url")
+    expected = ("ISO, YMD", "0")
+    with closing(connect(database)) as conn:
+        assert conn.info.transaction_status.name == "IDLE"  # the settings' own transaction is over
+        row = conn.execute("select current_setting('datestyle'), current_setting('statement_timeout')").fetchone()
+        assert row == expected
+    with closing(connect_for_copy(database)) as copy_conn, copy_conn.cursor() as cursor:
+        cursor.execute("select current_setting('datestyle'), current_setting('statement_timeout')")
+        assert cursor.fetchone() == expected
+    publish = engine(database)
+    with publish.connect() as conn:
+        row = conn.execute(text("select current_setting('datestyle'), current_setting('statement_timeout')")).one()
+        assert tuple(row) == expected
+    publish.dispose()
+    # dbt's sessions: its driver, psycopg2, sets ISO itself, and PGOPTIONS, which wins over the role's settings,
+    # the rest.
+    options = dbt_environment(Settings(database, database))["PGOPTIONS"]
+    with closing(psycopg2.connect(database.libpq_url(), options=options)) as dbt_conn, dbt_conn.cursor() as cursor:
+        cursor.execute("select current_setting('datestyle'), current_setting('statement_timeout')")
+        assert cursor.fetchone() == ("ISO, DMY", "0")

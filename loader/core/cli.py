@@ -63,6 +63,10 @@ _HINTS = {
         "the target role's search_path names no schema that exists: set one (alter role … set search_path = "
         "public) or create the schema it names"
     ),
+    "in a read-only transaction": (
+        "the target's sessions are read-only (a standby server, or default_transaction_read_only on for the role or "
+        "database): migrate into a writable primary, or alter role … set default_transaction_read_only = off"
+    ),
 }
 
 

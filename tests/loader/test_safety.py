@@ -376,3 +376,17 @@ def test_a_target_role_whose_search_path_names_no_schema_is_told_so(databases: D
     env = databases.env(NEW_DATABASE_URL=databases.server.url(databases.new_name, "lost_path"))
     line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
     assert "no schema has been selected" in line and "search_path" in line
+
+
+def test_a_read_only_target_role_is_told_so_and_nothing_changes(migrated: Databases) -> None:
+    with migrated.server.admin() as conn:
+        conn.execute("drop role if exists read_only_target")
+        conn.execute("create role read_only_target login superuser")
+        conn.execute("alter role read_only_target set default_transaction_read_only = on")
+    with migrated.new() as conn:
+        before = target_fingerprints(conn), count(conn, "select count(*) from migration_runs")
+    env = migrated.env(NEW_DATABASE_URL=migrated.server.url(migrated.new_name, "read_only_target"))
+    line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
+    assert "read-only transaction" in line and "default_transaction_read_only = off" in line, line
+    with migrated.new() as conn:
+        assert (target_fingerprints(conn), count(conn, "select count(*) from migration_runs")) == before

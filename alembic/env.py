@@ -6,10 +6,11 @@ from logging.config import fileConfig
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, create_engine, pool, text
+from sqlalchemy import Connection, make_url, text
 
 from alembic import context
 from loader.core.config import Database, load_settings
+from loader.core.db import engine as pipeline_engine
 from loader.core.models import Base
 
 config = context.config
@@ -101,7 +102,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_migrations(connection)
         return
-    engine = create_engine(_url(), poolclass=pool.NullPool)
+    # The pipeline's engine: its sessions' settings (ISO dates, no statement timeout) hold for the schema's upgrades
+    # too, which rewrite whole tables.
+    engine = pipeline_engine(Database("NEW", make_url(_url()), "url"))
     with engine.connect() as connection:
         _run_migrations(connection)
 

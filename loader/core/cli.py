@@ -64,8 +64,8 @@ _HINTS = {
         "public) or create the schema it names"
     ),
     "in a read-only transaction": (
-        "the target's sessions are read-only (a standby server, or default_transaction_read_only on for the role or "
-        "database): migrate into a writable primary, or alter role … set default_transaction_read_only = off"
+        "the database to write is read-only for this role (a standby server, or default_transaction_read_only on for "
+        "the role or database): use a writable primary, or alter role … set default_transaction_read_only = off"
     ),
 }
 

@@ -145,10 +145,9 @@ class Database:
 
     def setting(self, *parts: str) -> str:
         """The setting to fix for these parts of the address: the URL they came in, or the *_DB_* variables."""
-        named = "/".join(f"{self.side}_DB_{part}" for part in parts)
         if self.origin == "url":
             return f"{self.side}_DATABASE_URL"
-        return named if self.origin == "parts" else f"{named} (or {self.side}_DATABASE_URL)"
+        return "/".join(f"{self.side}_DB_{part}" for part in parts)
 
     def dbt_env(self) -> dict[str, str]:
         """The NEW_DB_* variables that `profiles.yml` reads, derived from the resolved URL (values raw, unquoted:
@@ -311,11 +310,17 @@ def _from_env(side: Side, env: dict[str, str]) -> Database | Literal["embedded"]
 
 
 def _refuse_other_parts(database: Database, env: dict[str, str]) -> None:
-    """The URL is used whole: a *_DB_* part set beside it must say what the URL says (as `db-urls --dbt` exports
-    them), or the run would quietly connect otherwise than one of the two settings asks (a NEW_DB_PASSWORD beside
-    a URL without one would go unused)."""
-    side, said = database.side, database.parts()
-    differ = [f"{side}_DB_{part}" for part in PARTS if env.get(f"{side}_DB_{part}", "").strip() not in ("", said[part])]
+    """The URL is used whole: a *_DB_* part set beside it must say what the URL says, as `db-urls --dbt` exports it
+    (where the URL names no user or host: postgres and localhost, what dbt is given), or the run would quietly
+    connect otherwise than one of the two settings asks (a NEW_DB_PASSWORD beside a URL without one would go
+    unused)."""
+    side, exported = database.side, database.parts()
+    differ = []
+    for part in PARTS:
+        raw = env.get(f"{side}_DB_{part}", "")
+        value = raw if part == "PASSWORD" else raw.strip()
+        if value and not _same_part(part, value, exported[part]):
+            differ.append(f"{side}_DB_{part}")
     if differ:
         names = ", ".join(differ)
         raise ConfigError(
@@ -323,6 +328,21 @@ def _refuse_other_parts(database: Database, env: dict[str, str]) -> None:
             f"{names} (in .env or the environment), or first write what {'they say' if len(differ) > 1 else 'it says'} "
             "into the URL (a password %-escaped)"
         )
+
+
+def _same_part(part: str, value: str, exported: str) -> bool:
+    """Whether a *_DB_* value names what the URL does: a host in any case, with or without an IPv6 address's brackets
+    or a socket folder's last slash, a port as a number."""
+    if part == "HOST":
+        return _host_key(value) == _host_key(exported)
+    if part == "PORT":
+        return value.isdigit() and int(value) == int(exported)
+    return value == exported
+
+
+def _host_key(host: str) -> str:
+    host = host.strip("[]")
+    return (host.rstrip("/") or "/") if host.startswith("/") else host.lower()
 
 
 def env_file_path() -> Path:

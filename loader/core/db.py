@@ -14,7 +14,7 @@ import psycopg2.extensions
 from sqlalchemy import Engine, create_engine, event, pool
 
 from loader.core.config import ROLE, Database, Settings
-from loader.core.errors import ConfigError
+from loader.core.errors import ConfigError, first_line
 
 # Every session the pipeline opens says whose it is, in pg_stat_activity and in the lock holder's description.
 APPLICATION_NAME = "legacy-migrate"
@@ -31,16 +31,22 @@ CONNECTION_DEFAULTS: dict[str, str | int] = {
 }
 
 
-# What every session of the pipeline sets once connected, whatever the role, database or server sets for it:
+# What every session of the pipeline sets once connected, whatever the role, database or server sets for it, each
+# with the server_version_num it appeared in:
 # - ISO dates: psycopg 3 parses timestamps only in ISO, and stops the run at the first one under `alter role … set
 #   datestyle = 'SQL, DMY'` (psycopg2 sets ISO itself);
-# - no statement timeout, as pg_dump does: a timeout set for an application's queries would cut a migration's long
-#   COPY or INSERT … SELECT short, and fail a run that was going well.
+# - no statement, transaction or idle timeout, as pg_dump does: a timeout set for an application's queries would cut
+#   a migration's long COPY or INSERT … SELECT short, or end a session that waits while Python computes, and fail a
+#   run that was going well. A role's lock_timeout is kept: it stops a run that waits behind another session's
+#   lock, with the server's own message, which is a clear failure rather than a run cut short.
 # Set with set_config once connected, not with libpq's `options`, which connection poolers (PgBouncer) refuse as a
-# startup parameter; both settings exist on every server version.
-SESSION_SETTINGS = {"datestyle": "ISO, YMD", "statement_timeout": "0"}
-_PIN_SESSION = "select " + ", ".join(
-    f"set_config('{name}', '{value}', false)" for name, value in SESSION_SETTINGS.items()
+# startup parameter; a pooler must then pool sessions, not transactions (the run lock needs that too).
+SESSION_SETTINGS = (
+    ("datestyle", "ISO, YMD", 0),
+    ("statement_timeout", "0", 0),
+    ("idle_in_transaction_session_timeout", "0", 90600),
+    ("idle_session_timeout", "0", 140000),
+    ("transaction_timeout", "0", 170000),
 )
 
 
@@ -54,6 +60,10 @@ def explain_connection_error(database: Database, exc: BaseException) -> str:
     role = ROLE[database.side]
     message = str(exc).strip()
     where = database.describe()
+    first = message.splitlines()[0] if message else type(exc).__name__
+    if database.origin == "embedded":
+        # Nothing the user set: the project's own server, which a restart puts right.
+        return f"cannot connect to the embedded server's {role} database {where}: {first}; `make db-stop`, then retry"
     user = database.url.username or "postgres"
     if "password authentication failed" in message or "no password supplied" in message:
         return (
@@ -75,8 +85,7 @@ def explain_connection_error(database: Database, exc: BaseException) -> str:
             f"no PostgreSQL server answers for the {role} database {where}; start it, or fix "
             f"{database.setting('HOST', 'PORT')} in .env or the environment"
         )
-    first_line = message.splitlines()[0] if message else type(exc).__name__
-    return f"cannot connect to the {role} database {where}: {first_line}"
+    return f"cannot connect to the {role} database {where}: {first}"
 
 
 def connect(database: Database, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -91,17 +100,27 @@ def connect(database: Database, **kwargs: Any) -> psycopg.Connection[Any]:
         )
     except psycopg.OperationalError as exc:
         raise ConfigError(explain_connection_error(database, exc)) from None
-    _pin_session(conn)
+    _pin_session(conn, database)
     return conn
 
 
-def _pin_session(connection: Any) -> None:
-    """SESSION_SETTINGS on a new DB-API connection (psycopg or psycopg2), leaving it outside any transaction, as
-    it was when it connected."""
-    with closing(connection.cursor()) as cursor:
-        cursor.execute(_PIN_SESSION)
-    if not connection.autocommit:
-        connection.commit()
+def _pin_session(connection: Any, database: Database) -> None:
+    """SESSION_SETTINGS on a new DB-API connection (psycopg or psycopg2; both have `info`), leaving it outside any
+    transaction, as it was when it connected. A server that refuses them closes the connection with a ConfigError."""
+    version = connection.info.server_version
+    calls = [f"set_config('{name}', '{value}', false)" for name, value, since in SESSION_SETTINGS if version >= since]
+    try:
+        with closing(connection.cursor()) as cursor:
+            cursor.execute("select " + ", ".join(calls))
+        if not connection.autocommit:
+            connection.commit()
+    except (psycopg.Error, psycopg2.Error) as exc:
+        connection.close()
+        raise ConfigError(
+            f"the {ROLE[database.side]} server of {database.describe()} refused the settings every session of the "
+            f"pipeline makes (ISO dates, no statement timeout): {first_line(exc)}; it needs a PostgreSQL server that "
+            "takes them"
+        ) from None
 
 
 def connect_for_copy(database: Database, **kwargs: Any) -> psycopg2.extensions.connection:
@@ -115,7 +134,7 @@ def connect_for_copy(database: Database, **kwargs: Any) -> psycopg2.extensions.c
         connection: psycopg2.extensions.connection = psycopg2.connect(database.libpq_url(), **{**options, **kwargs})
     except psycopg2.OperationalError as exc:
         raise ConfigError(explain_connection_error(database, exc)) from None
-    _pin_session(connection)
+    _pin_session(connection, database)
     return connection
 
 
@@ -130,7 +149,7 @@ def engine(database: Database) -> Engine:
         execution_options={"preserve_rowcount": True},
     )
     # On each connection SQLAlchemy opens; insert=True: before its dialect's first queries too.
-    event.listen(created, "connect", lambda dbapi_connection, _record: _pin_session(dbapi_connection), insert=True)
+    event.listen(created, "connect", lambda connection, _record: _pin_session(connection, database), insert=True)
     return created
 
 

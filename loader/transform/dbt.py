@@ -26,7 +26,7 @@ import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -35,7 +35,7 @@ import psycopg
 
 from loader.core.config import Settings
 from loader.core.contract import DBT_PROJECT_DIR, STAGING_SCHEMA
-from loader.core.db import connect, database_identity
+from loader.core.db import SESSION_SETTINGS, connect, database_identity
 from loader.core.errors import ConfigError, PipelineError
 from loader.core.log import progress_bar
 
@@ -59,16 +59,20 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 
     PGOPTIONS makes the server check every 2 s that the client of each of dbt's sessions is still there: if the
     loader is killed, the statement a session was running (or waiting to run, behind a lock) then stops too,
-    rather than run on, without the run lock, holding locks the next run's transform waits for. It also turns
-    off the server's idle timeouts for dbt's sessions, which wait between models, and the statement timeout, as
-    for every session of the pipeline (loader.core.db.SESSION_SETTINGS; the target is PostgreSQL 14 or newer,
-    which has every setting).
+    rather than run on, without the run lock, holding locks the next run's transform waits for. It also gives
+    dbt's sessions the settings of every session of the pipeline (loader.core.db.SESSION_SETTINGS: no statement,
+    transaction or idle timeout, dbt's sessions waiting between models), those the target's server version has
+    (it is PostgreSQL 14 or newer); PGOPTIONS wins over the role's and database's own settings.
     """
-    ours = (
-        "-c client_connection_check_interval=2s -c idle_session_timeout=0 -c idle_in_transaction_session_timeout=0 "
-        "-c statement_timeout=0"
-    )
-    options = " ".join(filter(None, (os.environ.get("PGOPTIONS"), ours)))
+    with closing(connect(settings.new, autocommit=True)) as conn:
+        version = conn.info.server_version
+    # In PGOPTIONS a space inside a value is escaped with a backslash (`-c datestyle=ISO,\ YMD`).
+    ours = ["-c client_connection_check_interval=2s"]
+    for name, value, since in SESSION_SETTINGS:
+        if version >= since:
+            escaped = value.replace(" ", "\\ ")
+            ours.append(f"-c {name}={escaped}")
+    options = " ".join(filter(None, (os.environ.get("PGOPTIONS"), *ours)))
     return {**settings.new.dbt_env(), "PGOPTIONS": options, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 

@@ -372,6 +372,38 @@ def test_the_same_url_text_is_still_refused_without_connecting(monkeypatch: pyte
     assert SECRET not in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("new_url", "parts", "refused"),
+    [
+        # The same address spelt otherwise: a host's case, an IPv6 address's brackets, a socket folder's last slash,
+        # a port with a leading zero, a password with spaces (as the URL holds it, %-escaped).
+        ("postgresql://u:pw@DB.example.com:5432/db", {"HOST": "db.example.com", "PORT": "05432", "PASSWORD": "pw"}, ""),
+        ("postgresql://u@[::1]:5433/db", {"HOST": "[::1]", "PORT": "5433"}, ""),
+        ("postgresql://u@/db?host=/run/pg/&port=5433", {"HOST": "/run/pg", "USER": "u", "NAME": "db"}, ""),
+        ("postgresql://u:%20pw%20@h/db", {"PASSWORD": " pw "}, ""),
+        # What the URL does not say, or says otherwise: used by nothing, so refused, naming it.
+        ("postgresql://u@h/db", {"PASSWORD": SECRET}, "NEW_DB_PASSWORD"),
+        ("postgresql://u@h/db", {"HOST": "h", "PORT": "5433", "NAME": "other"}, "NEW_DB_PORT, NEW_DB_NAME"),
+        ("postgresql:///db", {"USER": "alice"}, "NEW_DB_USER"),
+    ],
+)
+def test_a_db_variable_beside_the_url_must_name_what_the_url_does(
+    monkeypatch: pytest.MonkeyPatch, new_url: str, parts: dict[str, str], refused: str
+) -> None:
+    _clear_database_variables(monkeypatch)
+    monkeypatch.setenv("OLD_DATABASE_URL", "postgresql://someone@db.invalid/legacy")
+    monkeypatch.setenv("NEW_DATABASE_URL", new_url)
+    for part, value in parts.items():
+        monkeypatch.setenv(f"NEW_DB_{part}", value)
+    if not refused:
+        assert load_settings().new.url.database == "db"
+        return
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert str(error.value).startswith(f"{refused} set beside NEW_DATABASE_URL, saying otherwise"), error.value
+    assert SECRET not in str(error.value)
+
+
 @pytest.mark.parametrize("user", ["postgres", "plain"])
 def test_different_databases_pass_whether_on_one_server_or_two_with_the_same_name(
     tcp_server: TcpServer, shared_db: str, server: Server, user: str, monkeypatch: pytest.MonkeyPatch

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import closing
+from typing import Any
 
 import psycopg2
 import pytest
 from psycopg import sql
-from sqlalchemy import URL, make_url, text
+from sqlalchemy import URL, Connection, Engine, event, make_url, text
 
 from loader.core.config import Database, Settings
-from loader.core.db import connect, connect_for_copy, engine
+from loader.core.db import SESSION_SETTINGS, connect, connect_for_copy, engine
+from loader.pipeline import upgrade_schema
 from loader.transform.dbt import dbt_environment
 from tests.support.databases import Databases, Server, run_module
 from tests.support.helpers import canonical, drop_new, fresh_pair, target_fingerprints
@@ -22,6 +24,8 @@ from tests.support.helpers import canonical, drop_new, fresh_pair, target_finger
 # one) and their application rather than for a migration.
 READER, WRITER = "legacy_reader_german", "target_owner_dmy"
 TIMEOUT = "statement_timeout = '10ms'"
+# The settings every session of the pipeline makes, as the server reports them (the test server has them all).
+SETTINGS = "select " + ", ".join(f"current_setting('{name}')" for name, _, _ in SESSION_SETTINGS)
 EVIDENCE = (
     "select evidence ->> 'registration_date' from migration_ledger "
     "where reason_code = 'order_before_registration' "
@@ -41,7 +45,8 @@ def odd_sessions(server: Server, migrated: Databases) -> Iterator[Databases]:
         conn.execute(sql.SQL("create role {} login").format(sql.Identifier(READER)))
         for role, settings in (
             (WRITER, ("datestyle = 'SQL, DMY'", "timezone = 'Pacific/Chatham'", "intervalstyle = 'sql_standard'")),
-            (WRITER, ("extra_float_digits = -3", TIMEOUT)),
+            (WRITER, ("extra_float_digits = -3", TIMEOUT, "idle_in_transaction_session_timeout = '1s'")),
+            (WRITER, ("idle_session_timeout = '1s'", "transaction_timeout = '10s'")),
             (READER, ("datestyle = 'German'", "timezone = 'America/St_Johns'", TIMEOUT)),
         ):
             for setting in settings:
@@ -87,28 +92,43 @@ def test_roles_with_their_own_date_style_migrate_as_the_defaults_do(
         assert sorted(row[0] for row in odd.execute(EVIDENCE)) == expected_evidence
 
 
-def test_every_kind_of_session_speaks_iso_dates_and_has_no_statement_timeout(
+def test_every_kind_of_session_speaks_iso_dates_and_has_no_timeout(
     server: Server, migrated: Databases, odd_sessions: Databases
 ) -> None:
     url = make_url(server.url(odd_sessions.new_name, WRITER))
     assert isinstance(url, URL)
     database = Database("NEW", url.set(drivername="postgresql+psycopg"), "url")
-    expected = ("ISO, YMD", "0")
+    expected = ("ISO, YMD", "0", "0", "0", "0")
+    assert len(expected) == len(SESSION_SETTINGS)
     with closing(connect(database)) as conn:
         assert conn.info.transaction_status.name == "IDLE"  # the settings' own transaction is over
-        row = conn.execute("select current_setting('datestyle'), current_setting('statement_timeout')").fetchone()
+        row = conn.execute(SETTINGS).fetchone()
         assert row == expected
     with closing(connect_for_copy(database)) as copy_conn, copy_conn.cursor() as cursor:
-        cursor.execute("select current_setting('datestyle'), current_setting('statement_timeout')")
+        cursor.execute(SETTINGS)
         assert cursor.fetchone() == expected
     publish = engine(database)
     with publish.connect() as conn:
-        row = conn.execute(text("select current_setting('datestyle'), current_setting('statement_timeout')")).one()
+        row = conn.execute(text(SETTINGS)).one()
         assert tuple(row) == expected
     publish.dispose()
-    # dbt's sessions: its driver, psycopg2, sets ISO itself, and PGOPTIONS, which wins over the role's settings,
-    # the rest.
+    # The schema's upgrades (Alembic's environment builds its own engine): seen from inside the first CREATE TABLE.
+    seen: list[tuple[str, ...]] = []
+
+    def look(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("CREATE TABLE") and not seen:
+            with closing(cursor.connection.cursor()) as inside:
+                inside.execute(SETTINGS)
+                seen.append(tuple(inside.fetchone()))
+
+    event.listen(Engine, "before_cursor_execute", look)
+    try:
+        upgrade_schema(Settings(database, database))
+    finally:
+        event.remove(Engine, "before_cursor_execute", look)
+    assert seen == [expected]
+    # dbt's sessions: PGOPTIONS, which wins over the role's settings.
     options = dbt_environment(Settings(database, database))["PGOPTIONS"]
     with closing(psycopg2.connect(database.libpq_url(), options=options)) as dbt_conn, dbt_conn.cursor() as cursor:
-        cursor.execute("select current_setting('datestyle'), current_setting('statement_timeout')")
-        assert cursor.fetchone() == ("ISO, DMY", "0")
+        cursor.execute(SETTINGS)
+        assert cursor.fetchone() == expected

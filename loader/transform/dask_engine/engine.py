@@ -120,7 +120,10 @@ def cluster_client(settings: Settings) -> Iterator[Client]:
             threads_per_worker=1,
             processes=True,
             memory_limit=settings.dask_worker_memory,
-            dashboard_address=None,
+            # No dashboard; the scheduler's HTTP server (health, metrics) starts anyway, on a free port rather than
+            # on 8787, which a second local cluster found taken (and warned about).
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,

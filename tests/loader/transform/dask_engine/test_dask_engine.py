@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import time
+import warnings
 from contextlib import closing
 from typing import Any
 
@@ -23,7 +24,7 @@ from dask.utils import key_split
 from distributed.diagnostics.plugin import SchedulerPlugin
 from sqlalchemy import make_url
 
-from loader.core.config import Database, load_settings
+from loader.core.config import Database, Settings, load_settings
 from loader.transform.dask_engine import engine, partitions
 from loader.transform.dask_engine.engine import row_digests, row_values
 from loader.transform.pandas_engine import io
@@ -258,6 +259,18 @@ def test_an_unreachable_scheduler_is_one_clear_line(databases: Databases) -> Non
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach the dask scheduler at tcp://127.0.0.1:9" in lines[0], refused.stderr
     assert "DASK_SCHEDULER_ADDRESS" in lines[0]
+
+
+def test_two_local_clusters_at_once_take_no_port_the_other_holds() -> None:
+    # Two runs on one machine (into two targets, or pytest-xdist's workers) each start a local cluster.
+    database = Database("NEW", make_url("postgresql+psycopg://nobody@/unused"), "url")
+    settings = Settings(database, database, dask_workers=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with engine.cluster_client(settings) as first, engine.cluster_client(settings) as second:
+            assert first.scheduler is not None and second.scheduler is not None
+            assert first.scheduler.address != second.scheduler.address
+    assert not [str(w.message) for w in caught if "already in use" in str(w.message)]
 
 
 def test_equal_rows_hash_alike_whatever_their_partitions_integer_type() -> None:

@@ -118,8 +118,8 @@ def _pin_session(connection: Any, database: Database) -> None:
         connection.close()
         raise ConfigError(
             f"the {ROLE[database.side]} server of {database.describe()} refused the settings every session of the "
-            f"pipeline makes (ISO dates, no statement timeout): {first_line(exc)}; it needs a PostgreSQL server that "
-            "takes them"
+            f"pipeline makes (ISO dates, no statement or idle timeout): {first_line(exc)}; it needs a PostgreSQL "
+            "server that takes them"
         ) from None
 
 

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
+from psycopg import pq
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -134,11 +135,15 @@ class Database:
         return f"{_quoted(self.name)} on {host}:{self.port}"
 
     def parts(self) -> dict[str, str]:
-        """The URL as the *_DB_* parts (PARTS), values raw: what `db-urls --dbt` exports."""
+        """The URL as the *_DB_* parts (PARTS), values raw: what `db-urls --dbt` exports and dbt is given. Where the
+        URL names no host, port or user, what libpq then takes: PGHOST (else an empty host, libpq's own socket),
+        PGPORT (else 5432), PGUSER (else the login name), as the loader's own sessions do."""
+        defaults = {option.keyword.decode(): option.val.decode() for option in pq.Conninfo.get_defaults() if option.val}
+        names_port = self.url.port is not None or "port" in self.url.query
         return {
-            "HOST": self.url.host or self.socket_dir or "localhost",
-            "PORT": str(self.port),
-            "USER": self.url.username or "postgres",
+            "HOST": self.url.host or self.socket_dir or defaults.get("host", ""),
+            "PORT": str(self.port) if names_port else defaults.get("port", "5432"),
+            "USER": self.url.username or defaults.get("user", ""),
             "PASSWORD": self.url.password or "",
             "NAME": self.name,
         }
@@ -311,7 +316,7 @@ def _from_env(side: Side, env: dict[str, str]) -> Database | Literal["embedded"]
 
 def _refuse_other_parts(database: Database, env: dict[str, str]) -> None:
     """The URL is used whole: a *_DB_* part set beside it must say what the URL says, as `db-urls --dbt` exports it
-    (where the URL names no user or host: postgres and localhost, what dbt is given), or the run would quietly
+    (where the URL names no host, port or user, what libpq takes: `Database.parts`), or the run would quietly
     connect otherwise than one of the two settings asks (a NEW_DB_PASSWORD beside a URL without one would go
     unused)."""
     side, exported = database.side, database.parts()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -226,6 +227,28 @@ def test_one_side_set_by_parts_in_the_environment_alone_is_refused_too(databases
     env = _with_env_file(databases, "", NEW_DB_HOST="127.0.0.1", NEW_DB_PASSWORD=SECRET)
     line = _one_error_line(run_module("loader", "db-urls", env=env, check=False))
     assert "NEW_DB_PASSWORD, NEW_DB_HOST set for the target database" in line and "OLD_DATABASE_URL=embedded" in line
+
+
+def test_a_url_that_names_no_host_port_or_user_reaches_dbt_as_libpq_reads_it(databases: Databases) -> None:
+    # `postgresql:///new_good_db`: libpq takes PGHOST and PGPORT (else its socket and 5432) and PGUSER (else the
+    # login name). dbt is given the same, not localhost and postgres.
+    login = pwd.getpwuid(os.geteuid()).pw_name
+    with databases.server.admin() as conn:
+        if not count(conn, "select count(*) from pg_roles where rolname = %s", login):
+            conn.execute(sql.SQL("create role {} login superuser").format(sql.Identifier(login)))
+    databases.seed("--size", "30")
+    env = databases.env(
+        NEW_DATABASE_URL=f"postgresql:///{databases.new_name}",
+        PGHOST=databases.server.socket_dir,
+        PGPORT=str(databases.server.port),
+    )
+    exports = run_module("loader", "db-urls", "--dbt", env=env).stdout.replace("'", "")
+    assert f"export NEW_DB_USER={login}\n" in exports
+    assert f"export NEW_DB_HOST={databases.server.socket_dir}\n" in exports
+    run_module("loader", "migrate", env=env)
+    with databases.new() as conn:
+        assert count(conn, "select count(*) from orders") > 0
+        assert count(conn, "select count(*) from pg_tables where schemaname = 'dbt_marts' and tableowner = %s", login)
 
 
 def test_a_side_on_the_embedded_server_said_out_loud_is_used(

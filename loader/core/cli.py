@@ -63,6 +63,10 @@ _HINTS = {
         "the target role's search_path names no schema that exists: set one (alter role … set search_path = "
         "public) or create the schema it names"
     ),
+    "would be affected by row-level security policy": (
+        "a row-level security policy hides rows of that table from this role, and the pipeline reads every row or "
+        "none: run as a role that sees them all (the table's owner, or one with BYPASSRLS)"
+    ),
     "in a read-only transaction": (
         "the database to write is read-only for this role (a standby server, or default_transaction_read_only on for "
         "the role or database): use a writable primary, or alter role … set default_transaction_read_only = off"

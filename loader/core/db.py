@@ -38,7 +38,9 @@ CONNECTION_DEFAULTS: dict[str, str | int] = {
 # - no statement, transaction or idle timeout, as pg_dump does: a timeout set for an application's queries would cut
 #   a migration's long COPY or INSERT … SELECT short, or end a session that waits while Python computes, and fail a
 #   run that was going well. A role's lock_timeout is kept: it stops a run that waits behind another session's
-#   lock, with the server's own message, which is a clear failure rather than a run cut short.
+#   lock, with the server's own message, which is a clear failure rather than a run cut short;
+# - row security off, as pg_dump does: a row-level security policy that hides rows from the role then stops the
+#   statement with an error, where it would otherwise drop those rows from the read without a word.
 # Set with set_config once connected, not with libpq's `options`, which connection poolers (PgBouncer) refuse as a
 # startup parameter; a pooler must then pool sessions, not transactions (the run lock needs that too).
 SESSION_SETTINGS = (
@@ -47,6 +49,7 @@ SESSION_SETTINGS = (
     ("idle_in_transaction_session_timeout", "0", 90600),
     ("idle_session_timeout", "0", 140000),
     ("transaction_timeout", "0", 170000),
+    ("row_security", "off", 90500),
 )
 
 
@@ -118,7 +121,7 @@ def _pin_session(connection: Any, database: Database) -> None:
         connection.close()
         raise ConfigError(
             f"the {ROLE[database.side]} server of {database.describe()} refused the settings every session of the "
-            f"pipeline makes (ISO dates, no statement or idle timeout): {first_line(exc)}; it needs a PostgreSQL "
+            f"pipeline makes (ISO dates, no timeouts, row security off): {first_line(exc)}; it needs a PostgreSQL "
             "server that takes them"
         ) from None
 

@@ -378,6 +378,36 @@ def test_a_target_role_whose_search_path_names_no_schema_is_told_so(databases: D
     assert "no schema has been selected" in line and "search_path" in line
 
 
+PUBLISHED = "select count(*) from migration_runs where status = 'published'"
+
+
+def test_a_legacy_row_a_security_policy_hides_stops_the_run_rather_than_go_missing(migrated: Databases) -> None:
+    # The reader may not see a tenth of the orders: read as it is, they would vanish from the counts too, and under
+    # the mass-change limit the run would delete them from the target.
+    with migrated.server.admin() as conn:
+        conn.execute("drop role if exists partial_reader")
+        conn.execute("create role partial_reader login")
+    with migrated.old() as old:
+        old.execute("grant usage on schema public to partial_reader")
+        old.execute("grant select on all tables in schema public to partial_reader")
+        old.execute("alter table old_orders enable row level security")
+        old.execute("create policy some_orders on old_orders for select to partial_reader using (id % 10 <> 0)")
+    with migrated.new() as conn:
+        before = target_fingerprints(conn), count(conn, PUBLISHED)
+    env = migrated.env(OLD_DATABASE_URL=migrated.server.url(migrated.old_name, "partial_reader"))
+    line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
+    assert "row-level security" in line and "old_orders" in line and "BYPASSRLS" in line, line
+    with migrated.new() as conn:
+        assert (target_fingerprints(conn), count(conn, PUBLISHED)) == before
+        assert conn.execute("select status from migration_runs order by run_id desc limit 1").fetchone() == ("failed",)
+    with migrated.old() as old:
+        old.execute("drop policy some_orders on old_orders")
+        old.execute("alter table old_orders disable row level security")
+        old.execute("drop owned by partial_reader")
+    with migrated.server.admin() as conn:
+        conn.execute("drop role partial_reader")
+
+
 def test_a_read_only_target_role_is_told_so_and_nothing_changes(migrated: Databases) -> None:
     with migrated.server.admin() as conn:
         conn.execute("drop role if exists read_only_target")

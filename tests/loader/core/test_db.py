@@ -98,7 +98,7 @@ def test_every_kind_of_session_speaks_iso_dates_and_has_no_timeout(
     url = make_url(server.url(odd_sessions.new_name, WRITER))
     assert isinstance(url, URL)
     database = Database("NEW", url.set(drivername="postgresql+psycopg"), "url")
-    expected = ("ISO, YMD", "0", "0", "0", "0")
+    expected = ("ISO, YMD", "0", "0", "0", "0", "off")
     assert len(expected) == len(SESSION_SETTINGS)
     with closing(connect(database)) as conn:
         assert conn.info.transaction_status.name == "IDLE"  # the settings' own transaction is over

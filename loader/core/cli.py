@@ -67,6 +67,10 @@ _HINTS = {
         "a row-level security policy hides rows of that table from this role, and the pipeline reads every row or "
         "none: run as a role that sees them all (the table's owner, or one with BYPASSRLS)"
     ),
+    "permission denied for": (
+        "the role lacks a privilege there: the legacy side's role needs SELECT on every legacy table (every column), "
+        "the target side's must own the target database's tables (run as the role that ran the first migration)"
+    ),
     "in a read-only transaction": (
         "the database to write is read-only for this role (a standby server, or default_transaction_read_only on for "
         "the role or database): use a writable primary, or alter role … set default_transaction_read_only = off"

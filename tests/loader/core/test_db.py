@@ -35,8 +35,8 @@ EVIDENCE = (
 
 @pytest.fixture
 def odd_sessions(server: Server, migrated: Databases) -> Iterator[Databases]:
-    """An empty target owned by a role whose sessions speak 'SQL, DMY', next to the migrated legacy database read
-    by a role whose sessions speak 'German'."""
+    """An empty target owned by a role whose sessions speak 'SQL, DMY' and time out, next to the migrated legacy
+    database read by a role whose sessions speak 'German' and time out."""
     pair = fresh_pair(server, migrated, "odd")
     with server.admin() as conn:
         for role in (READER, WRITER):
@@ -92,7 +92,7 @@ def test_roles_with_their_own_date_style_migrate_as_the_defaults_do(
         assert sorted(row[0] for row in odd.execute(EVIDENCE)) == expected_evidence
 
 
-def test_every_kind_of_session_speaks_iso_dates_and_has_no_timeout(
+def test_every_kind_of_session_makes_the_pipelines_settings(
     server: Server, migrated: Databases, odd_sessions: Databases
 ) -> None:
     url = make_url(server.url(odd_sessions.new_name, WRITER))

@@ -120,9 +120,9 @@ def _pin_session(connection: Any, database: Database) -> None:
     except (psycopg.Error, psycopg2.Error) as exc:
         connection.close()
         raise ConfigError(
-            f"the {ROLE[database.side]} server of {database.describe()} refused the settings every session of the "
-            f"pipeline makes (ISO dates, no timeouts, row security off): {first_line(exc)}; it needs a PostgreSQL "
-            "server that takes them"
+            f"the {ROLE[database.side]} server of {database.describe()} did not take the settings every session of "
+            f"the pipeline makes (ISO dates, no timeouts, row security off): {first_line(exc)}; it needs a PostgreSQL "
+            "server, and a role whose own limits let one short statement run (not a statement_timeout of milliseconds)"
         ) from None
 
 

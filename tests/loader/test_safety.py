@@ -382,56 +382,63 @@ def test_a_target_role_whose_search_path_names_no_schema_is_told_so(databases: D
 PUBLISHED = "select count(*) from migration_runs where status = 'published'"
 
 
+@contextmanager
+def _legacy_reader(migrated: Databases, role: str, *grants: str) -> Iterator[str]:
+    """A login role that may use the legacy schema and has these grants (`{role}` in them names it); dropped after."""
+    with migrated.server.admin() as conn:
+        conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("create role {} login").format(sql.Identifier(role)))
+    with migrated.old() as old:
+        for grant in ("grant usage on schema public to {role}", *grants):
+            old.execute(grant.format(role=role))
+    try:
+        yield role
+    finally:
+        with migrated.old() as old:
+            old.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))
+        with migrated.server.admin() as conn:
+            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
+
+
+def _published_target(migrated: Databases) -> tuple[dict[str, str], int]:
+    with migrated.new() as conn:
+        return target_fingerprints(conn), count(conn, PUBLISHED)
+
+
 def test_a_legacy_row_a_security_policy_hides_stops_the_run_rather_than_go_missing(migrated: Databases) -> None:
     # The reader may not see a tenth of the orders: read as it is, they would vanish from the counts too, and under
     # the mass-change limit the run would delete them from the target.
-    with migrated.server.admin() as conn:
-        conn.execute("drop role if exists partial_reader")
-        conn.execute("create role partial_reader login")
-    with migrated.old() as old:
-        old.execute("grant usage on schema public to partial_reader")
-        old.execute("grant select on all tables in schema public to partial_reader")
+    policy = "create policy some_orders on old_orders for select to {role} using (id % 10 <> 0)"
+    with (
+        _legacy_reader(migrated, "partial_reader", "grant select on all tables in schema public to {role}") as role,
+        migrated.old() as old,
+    ):
         old.execute("alter table old_orders enable row level security")
-        old.execute("create policy some_orders on old_orders for select to partial_reader using (id % 10 <> 0)")
-    with migrated.new() as conn:
-        before = target_fingerprints(conn), count(conn, PUBLISHED)
-    env = migrated.env(OLD_DATABASE_URL=migrated.server.url(migrated.old_name, "partial_reader"))
-    line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
+        old.execute(policy.format(role=role))
+        before = _published_target(migrated)
+        env = migrated.env(OLD_DATABASE_URL=migrated.server.url(migrated.old_name, role))
+        line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
     assert "row-level security" in line and "old_orders" in line and "BYPASSRLS" in line, line
+    assert _published_target(migrated) == before
     with migrated.new() as conn:
-        assert (target_fingerprints(conn), count(conn, PUBLISHED)) == before
         assert conn.execute("select status from migration_runs order by run_id desc limit 1").fetchone() == ("failed",)
-    with migrated.old() as old:
-        old.execute("drop policy some_orders on old_orders")
-        old.execute("alter table old_orders disable row level security")
-        old.execute("drop owned by partial_reader")
-    with migrated.server.admin() as conn:
-        conn.execute("drop role partial_reader")
 
 
 @pytest.mark.parametrize("side", ["OLD", "NEW"])
 def test_a_role_without_a_privilege_is_told_which_and_nothing_changes(migrated: Databases, side: str) -> None:
     # The legacy reader may read every table but one column of old_users; the target role owns nothing there.
-    with migrated.server.admin() as conn:
-        conn.execute("drop role if exists short_reader")
-        conn.execute("create role short_reader login")
-    with migrated.old() as old:
-        old.execute("grant usage on schema public to short_reader")
-        old.execute("grant select on old_orders, old_products to short_reader")
-        old.execute("grant select (id, username, email) on old_users to short_reader")
-    with migrated.new() as conn:
-        before = target_fingerprints(conn), count(conn, PUBLISHED)
-    url = migrated.server.url(migrated.old_name if side == "OLD" else migrated.new_name, "short_reader")
-    env = migrated.env(**{f"{side}_DATABASE_URL": url})
-    line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
+    grants = (
+        "grant select on old_orders, old_products to {role}",
+        "grant select (id, username, email) on old_users to {role}",
+    )
+    with _legacy_reader(migrated, "short_reader", *grants) as role:
+        before = _published_target(migrated)
+        url = migrated.server.url(migrated.old_name if side == "OLD" else migrated.new_name, role)
+        env = migrated.env(**{f"{side}_DATABASE_URL": url})
+        line = _one_error_line(run_module("loader", "migrate", env=env, check=False))
     named = "old_users" if side == "OLD" else "alembic_version"
     assert f"permission denied for table {named}" in line and "SELECT on every legacy table" in line, line
-    with migrated.new() as conn:
-        assert (target_fingerprints(conn), count(conn, PUBLISHED)) == before
-    with migrated.old() as old:
-        old.execute("drop owned by short_reader")
-    with migrated.server.admin() as conn:
-        conn.execute("drop role short_reader")
+    assert _published_target(migrated) == before
 
 
 def test_a_read_only_target_role_is_told_so_and_nothing_changes(migrated: Databases) -> None:

@@ -65,16 +65,11 @@ def lock_holder(conn: psycopg.Connection[Any], objid: int) -> LockHolder | None:
     return LockHolder(int(row[0]), str(row[1] or ""), str(row[2])) if row else None
 
 
-# The lock's session is idle for the whole run, which is what server-side idle timeouts are for: it turns them
-# off for itself (a run is not a forgotten session), and waiting on the lock with --wait is asked for, so no
-# statement or lock timeout either. TCP keepalives keep a NAT or firewall from dropping the quiet connection.
+# The lock's session is idle for the whole run: like every session of the pipeline it has no statement or idle
+# timeout (loader.core.db.SESSION_SETTINGS; a run is not a forgotten session), and waiting on the lock with --wait
+# is asked for, so no lock timeout either. TCP keepalives keep a NAT or firewall from dropping the quiet connection.
 # Each setting with the server_version_num it appeared in.
-LOCK_SESSION_SETTINGS = (
-    ("idle_session_timeout", 140000),
-    ("idle_in_transaction_session_timeout", 90600),
-    ("statement_timeout", 0),
-    ("lock_timeout", 90300),
-)
+LOCK_SESSION_SETTINGS = (("lock_timeout", 90300),)
 
 
 class RunLockLost(PipelineError):

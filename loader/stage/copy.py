@@ -365,23 +365,21 @@ def _swap_in(
         )
 
 
-# A killed stage's sessions should not run on: the server checks every 2 s that its client is still there. And
-# a session that waits while others copy (the snapshot's exporter, the watcher, a load done early) must not be
-# ended by the server's idle timeouts, which would fail a stage that was going well.
-STAGE_SESSION = (
-    "set client_connection_check_interval = '2s'",
-    "set idle_session_timeout = 0",
-    "set idle_in_transaction_session_timeout = 0",
-)
+# A killed stage's sessions should not run on: the server checks every 2 s that its client is still there (a
+# setting of PostgreSQL 14 and newer). A session that waits while others copy (the snapshot's exporter, the watcher,
+# a load done early) is not ended by an idle timeout either: no session of the pipeline has one
+# (loader.core.db.SESSION_SETTINGS).
+STAGE_SESSION = "set client_connection_check_interval = '2s'"
 
 
 def _keep_session(conn: psycopg2.extensions.connection) -> None:
-    """STAGE_SESSION's settings, outside any transaction; an older server (before 14) lacks the first two."""
+    """STAGE_SESSION's setting, outside any transaction, on a server that has it."""
+    if conn.server_version < 140000:
+        return
     autocommit = conn.autocommit
     conn.autocommit = True
     with conn.cursor() as cursor:
-        for setting in STAGE_SESSION if conn.server_version >= 140000 else STAGE_SESSION[2:]:
-            cursor.execute(setting)
+        cursor.execute(STAGE_SESSION)
     conn.autocommit = autocommit
 
 
